@@ -1,0 +1,125 @@
+package org.ctrlab.cli;
+
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import io.grpc.CallCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import java.io.PrintStream;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.ctrlab.api.v1.CtrlabGrpc;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/** {@code ctrlab}: the command line of a ctrlab server. */
+@Command(name = "ctrlab", mixinStandardHelpOptions = true, version = "ctrlab 0.1.0",
+    description = "Run CTR experiments on a shared ctrlab server.",
+    subcommands = {Commands.Train.class, Commands.Compare.class, Commands.Watch.class, Commands.Runs.class,
+        Commands.Show.class, Commands.Cancel.class, Commands.Evaluate.class, Commands.Inspect.class,
+        Commands.Backbones.class, Commands.Datasets.class, Commands.Info.class,
+        CommandLine.HelpCommand.class},
+    footer = {"", "Server and token come from --server/--token, else CTRLAB_SERVER/CTRLAB_TOKEN.",
+        "Exit codes: 0 ok, 1 the run failed or was cancelled, 2 bad usage, 3 the server refused the request,",
+        "            4 the server is unreachable.", "",
+        "Example:", "  ctrlab train --dataset synthetic --backbone DCNV2 --head RATING --watch"})
+public final class Ctrlab {
+  static final int EXIT_RUN_FAILED = 1;
+  static final int EXIT_REFUSED = 3;
+  static final int EXIT_UNREACHABLE = 4;
+
+  @Option(names = "--server", scope = ScopeType.INHERIT, defaultValue = "${env:CTRLAB_SERVER:-localhost:50051}",
+      description = "Server address host:port (default: $CTRLAB_SERVER or localhost:50051).")
+  String server;
+
+  @Option(names = "--token", scope = ScopeType.INHERIT, defaultValue = "${env:CTRLAB_TOKEN}",
+      description = "Access token (default: $CTRLAB_TOKEN).")
+  String token;
+
+  @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print JSON instead of tables.")
+  boolean json;
+
+  private ManagedChannel channel;
+
+  CtrlabGrpc.CtrlabBlockingStub blocking() {
+    return CtrlabGrpc.newBlockingStub(channel()).withCallCredentials(credentials());
+  }
+
+  CtrlabGrpc.CtrlabStub async() {
+    return CtrlabGrpc.newStub(channel()).withCallCredentials(credentials());
+  }
+
+  private synchronized ManagedChannel channel() {
+    if (channel == null) {
+      channel = NettyChannelBuilder.forTarget(server).usePlaintext().build();
+    }
+    return channel;
+  }
+
+  private CallCredentials credentials() {
+    String t = token;
+    return new CallCredentials() {
+      @Override
+      public void applyRequestMetadata(RequestInfo info, Executor ex, MetadataApplier applier) {
+        Metadata m = new Metadata();
+        if (t != null && !t.isEmpty()) {
+          m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + t);
+        }
+        applier.apply(m);
+      }
+    };
+  }
+
+  void printJson(java.io.PrintWriter out, MessageOrBuilder m) {
+    try {
+      out.println(JsonFormat.printer().preservingProtoFieldNames().print(m));
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  void close() {
+    if (channel != null) {
+      channel.shutdownNow();
+      try {
+        channel.awaitTermination(2, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  static CommandLine commandLine(Ctrlab root) {
+    CommandLine cl = new CommandLine(root);
+    cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
+      if (ex instanceof StatusRuntimeException s) {
+        String code = s.getStatus().getCode().name();
+        String d = s.getStatus().getDescription();
+        cmd.getErr().println("error: " + code + (d == null ? "" : ": " + d));
+        return s.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE ? EXIT_UNREACHABLE : EXIT_REFUSED;
+      }
+      throw ex;
+    });
+    return cl;
+  }
+
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    Ctrlab root = new Ctrlab();
+    CommandLine cl = commandLine(root);
+    cl.setOut(new java.io.PrintWriter(out, true));
+    cl.setErr(new java.io.PrintWriter(err, true));
+    try {
+      return cl.execute(args);
+    } finally {
+      root.close();
+    }
+  }
+
+  public static void main(String[] args) {
+    System.exit(run(args, System.out, System.err));
+  }
+}

@@ -1,0 +1,94 @@
+package org.ctrlab.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+import org.ctrlab.server.CtrlabServer;
+import org.ctrlab.server.data.SyntheticData;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI against a real server listening on loopback (Netty), as a user would run them. */
+class CliLoopbackTest {
+  @TempDir
+  static Path tmp;
+
+  static CtrlabServer server;
+
+  @BeforeAll
+  static void start() throws Exception {
+    new SyntheticData(500, 150, 20, 40, 3).write(tmp.resolve("data").resolve("synthetic"));
+    server = new CtrlabServer(new CtrlabServer.Options("127.0.0.1", 0, tmp.resolve("data"), tmp.resolve("runs"),
+        Map.of(), null, null, 1, 2, false)).start();
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+  }
+
+  record Out(int code, String out, String err) {}
+
+  static Out cli(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    String[] all = new String[args.length + 2];
+    all[0] = "--server";
+    all[1] = "127.0.0.1:" + server.port();
+    System.arraycopy(args, 0, all, 2, args.length);
+    int code = Ctrlab.run(all, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Out(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void compareTrainsBothHeadsAndPrintsBothAucs() {
+    Out o = cli("compare", "--dataset", "synthetic", "--backbone", "DCNV2", "--epochs", "2", "--batch-size", "1024",
+        "--set", "mlp_hidden_size=16", "--embedding-size", "8", "--tag", "cli");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("[SUCCEEDED]"), o.out());
+    assertTrue(o.out().matches("(?s).*BINARY\\s+-\\s+0\\.\\d{4}.*"), o.out());
+    assertTrue(o.out().matches("(?s).*RATING\\s+0\\.7\\s+0\\.\\d{4}.*"), o.out());
+    assertTrue(o.out().contains("RATING - BINARY test AUC:"), o.out());
+
+    Out runs = cli("runs", "--tag", "cli");
+    assertEquals(0, runs.code());
+    assertEquals(2 + 2, runs.out().strip().split("\n").length, runs.out()); // header, rule, two runs
+    String id = runs.out().strip().split("\n")[2].split("\\s+")[0];
+
+    Out eval = cli("evaluate", id, "--split", "VALID");
+    assertEquals(0, eval.code(), eval.err());
+    assertTrue(eval.out().contains("VALID"), eval.out());
+
+    Out json = cli("--json", "show", id);
+    assertTrue(json.out().contains("\"run_id\": \"" + id + "\""), json.out());
+  }
+
+  @Test
+  void refusalsAndUnknownIdsGetExitCodesAndMessages() {
+    Out bad = cli("train", "--dataset", "synthetic", "--backbone", "NoSuchNet");
+    assertEquals(3, bad.code());
+    assertTrue(bad.err().startsWith("error: INVALID_ARGUMENT: unknown backbone 'NoSuchNet'"), bad.err());
+    Out missing = cli("show", "abc");
+    assertEquals(3, missing.code());
+    assertEquals("error: NOT_FOUND: no run with id 'abc'", missing.err().strip());
+    Out usage = cli("train", "--dataset", "synthetic");
+    assertEquals(2, usage.code());
+  }
+
+  @Test
+  void unreachableServerIsExitCodeFour() {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = Ctrlab.run(new String[] {"--server", "127.0.0.1:1", "info"}, new PrintStream(new ByteArrayOutputStream()),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertEquals(4, code);
+    assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("error: UNAVAILABLE"));
+  }
+}

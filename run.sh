@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# ctrlab developer entry point.
+#   ./run.sh demo [--data-dir DIR] [--dataset NAME] [--backbone NAME]   build, start a server, compare both heads
+#   ./run.sh test                                                     build and run every test (what CI runs)
+#   ./run.sh build                                                    build the server and CLI jars
+set -euo pipefail
+cd "$(dirname "$0")"
+
+MVN=(mvn -B -q)
+
+build() {
+  "${MVN[@]}" -DskipTests install
+}
+
+server_jar=server/target/ctrlab-server.jar
+cli_jar=client-java/target/ctrlab-cli.jar
+
+demo() {
+  local data_dir=".demo/data" dataset="synthetic" backbone="DCNV2"
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --data-dir) data_dir="$2"; shift 2 ;;
+      --dataset) dataset="$2"; shift 2 ;;
+      --backbone) backbone="$2"; shift 2 ;;
+      *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+  done
+  if [ "$dataset" = "synthetic" ] && [ -d "$data_dir/ml-1m" ] && [ "$data_dir" != ".demo/data" ]; then
+    dataset="ml-1m"
+  fi
+  build
+  mkdir -p .demo
+  local port=${CTRLAB_DEMO_PORT:-50071}
+  java -jar "$server_jar" --port "$port" --data-dir "$data_dir" --run-dir .demo/runs > .demo/server.log 2>&1 &
+  local pid=$!
+  trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+  for _ in $(seq 1 60); do
+    if java -jar "$cli_jar" --server "localhost:$port" info > /dev/null 2>&1; then break; fi
+    sleep 1
+  done
+  java -jar "$cli_jar" --server "localhost:$port" info
+  java -jar "$cli_jar" --server "localhost:$port" compare --dataset "$dataset" --backbone "$backbone" \
+    --tag demo --name "demo $backbone"
+}
+
+tests() {
+  if [ -d client-python/tests ]; then ./scripts/install-test-deps.sh; fi
+  mvn -B verify
+}
+
+case "${1:-}" in
+  demo) shift; demo "$@" ;;
+  test) tests ;;
+  build) build ;;
+  *) sed -n '2,6p' "$0"; exit 2 ;;
+esac

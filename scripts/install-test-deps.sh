@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Maven's Java dependencies: Debian's Python gRPC stack for the
+# client-python tests. Does nothing when everything is present; needs root (or sudo) otherwise.
+set -euo pipefail
+need=()
+/usr/bin/python3 -c 'import grpc' 2>/dev/null || need+=(python3-grpcio)
+/usr/bin/python3 -c 'import google.protobuf' 2>/dev/null || need+=(python3-protobuf)
+/usr/bin/python3 -c 'import pytest' 2>/dev/null || need+=(python3-pytest)
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+command -v grpc_python_plugin >/dev/null || need+=(protobuf-compiler-grpc)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" > /dev/null
+fi

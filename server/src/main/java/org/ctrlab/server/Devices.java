@@ -1,0 +1,73 @@
+package org.ctrlab.server;
+
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_CloseSession;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeleteDeviceList;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeleteGraph;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeleteSession;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeleteSessionOptions;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeleteStatus;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeviceListCount;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeviceListName;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_DeviceListType;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_NewGraph;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_NewSession;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_NewSessionOptions;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_NewStatus;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_SessionListDevices;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.TensorFlow;
+import org.tensorflow.internal.c_api.TF_DeviceList;
+import org.tensorflow.internal.c_api.TF_Graph;
+import org.tensorflow.internal.c_api.TF_Session;
+import org.tensorflow.internal.c_api.TF_SessionOptions;
+import org.tensorflow.internal.c_api.TF_Status;
+
+/** The TensorFlow devices this process can use, so the server can say where runs execute. */
+public final class Devices {
+  private Devices() {}
+
+  /** Device names such as "/job:localhost/replica:0/task:0/device:CPU:0" with their types. */
+  public static List<String[]> list() {
+    TensorFlow.version(); // loads the native library
+    List<String[]> out = new ArrayList<>();
+    TF_Status st = TF_NewStatus();
+    TF_Graph g = TF_NewGraph();
+    TF_SessionOptions o = TF_NewSessionOptions();
+    TF_Session s = TF_NewSession(g, o, st);
+    try {
+      TF_DeviceList l = TF_SessionListDevices(s, st);
+      for (int i = 0; i < TF_DeviceListCount(l); i++) {
+        out.add(new String[] {TF_DeviceListName(l, i, st).getString(), TF_DeviceListType(l, i, st).getString()});
+      }
+      TF_DeleteDeviceList(l);
+    } finally {
+      TF_CloseSession(s, st);
+      TF_DeleteSession(s, st);
+      TF_DeleteSessionOptions(o);
+      TF_DeleteGraph(g);
+      TF_DeleteStatus(st);
+    }
+    return out;
+  }
+
+  /** The device runs execute on: the first GPU if TensorFlow sees one, else the CPU, with the core count. */
+  public static String describe() {
+    try {
+      for (String[] d : list()) {
+        if (d[1].equals("GPU")) {
+          return shortName(d[0]) + " (GPU)";
+        }
+      }
+    } catch (RuntimeException | UnsatisfiedLinkError e) {
+      return "unknown (" + e.getMessage() + ")";
+    }
+    return "/device:CPU:0 (" + Runtime.getRuntime().availableProcessors() + " cores)";
+  }
+
+  private static String shortName(String n) {
+    int i = n.indexOf("/device:");
+    return i >= 0 ? n.substring(i) : n;
+  }
+}

@@ -1,0 +1,312 @@
+package org.ctrlab.server.model;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.ctrlab.api.v1.Head;
+import org.ctrlab.server.data.Field;
+import org.ctrlab.server.model.backbone.Backbone;
+import org.ctrlab.server.model.backbone.BackboneContext;
+import org.ctrlab.server.model.backbone.Backbones;
+import org.ctrlab.server.model.head.BinaryHead;
+import org.ctrlab.server.model.head.RatingHead;
+import org.ctrlab.server.nn.FeatureInputs;
+import org.ctrlab.server.nn.FieldEmbedding;
+import org.ctrlab.server.nn.Net;
+import org.ctrlab.server.nn.Norms;
+import org.ctrlab.server.nn.Param;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * One backbone with one head as a TensorFlow graph and session: a training pass (dropout on, BatchNorm batch
+ * statistics, loss, gradients, AdamW, gradient norms per parameter group) and an evaluation pass (dropout off,
+ * running statistics) that share variables. All ops are made here; running the model never adds one.
+ */
+public final class CtrModel implements AutoCloseable {
+  /** Gradient-norm groups, in the order {@link #trainStep} returns them after the loss. */
+  public static final List<String> GROUPS = List.of("embedding", "user_item", "other");
+
+  public final ModelConfig config;
+  public final FeatureInputs inputs;
+  private final Graph graph;
+  private final Session session;
+  private final Net net;
+  private final FieldEmbedding embedding;
+  private final Placeholder<TFloat32> label;
+  private final Placeholder<TInt32> ratingClass;
+  private final Operand<TFloat32> loss;
+  private final Operand<TFloat32> gradNorms;
+  private final AdamW optimizer;
+  private final Operand<TFloat32> prob;
+  private final List<Param> checkpointParams;
+
+  public CtrModel(ModelConfig config, List<Field> fields) {
+    this.config = config;
+    this.graph = new Graph();
+    try {
+      net = new Net(graph, config.seed());
+      var tf = net.tf;
+      inputs = new FeatureInputs(net, fields);
+      label = tf.withName("label").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1)));
+      ratingClass = tf.withName("rating_class").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+      org.ctrlab.server.model.head.Head head = config.head() == Head.RATING
+          ? new RatingHead(config.ratingWeight(), config.aggregation()) : new BinaryHead();
+      embedding = new FieldEmbedding(net, inputs, config.embeddingSize());
+      Backbone backbone = Backbones.create(config.backbone(),
+          new BackboneContext(net, inputs, fields.size(), config.embeddingSize(), head.k()), config.hyper());
+
+      // Training pass.
+      Operand<TFloat32> e = embedding.apply(net, inputs);
+      Operand<TFloat32> f = backbone.logits(net, e, inputs, true);
+      loss = head.loss(net, f, label, ratingClass, backbone.regularizer(net)).total();
+      List<Param> trainable = net.trainable();
+      List<Operand<TFloat32>> reads = new ArrayList<>();
+      trainable.forEach(p -> reads.add(p.read));
+      var grads = tf.gradients(loss, reads);
+      List<Operand<TFloat32>> g = new ArrayList<>();
+      for (int i = 0; i < trainable.size(); i++) {
+        g.add(grads.<TFloat32>dy(i));
+      }
+      gradNorms = groupNorms(trainable, g);
+      List<org.tensorflow.op.Op> updates = new ArrayList<>(net.trainUpdates());
+      optimizer = new AdamW(net, trainable, g, 0.9, 0.999, 1e-8, config.weightDecay());
+      updates.add(optimizer.update);
+      trainOp = tf.withControlDependencies(updates).withName("train_step").noOp();
+
+      // Evaluation pass.
+      Operand<TFloat32> fe = backbone.logits(net, embedding.apply(net, inputs), inputs, false);
+      prob = head.probability(net, fe);
+      checkpointParams = net.params().stream().filter(Param::inCheckpoint).toList();
+
+      ConfigProto cp = ConfigProto.newBuilder()
+          .setIntraOpParallelismThreads(config.threads())
+          .setInterOpParallelismThreads(config.threads())
+          .build();
+      session = new Session(graph, cp);
+      net.initialize(session);
+    } catch (RuntimeException ex) {
+      graph.close();
+      throw ex;
+    }
+  }
+
+  private final org.tensorflow.op.Op trainOp;
+
+  private Operand<TFloat32> groupNorms(List<Param> trainable, List<Operand<TFloat32>> g) {
+    var tf = net.tf;
+    Operand<TFloat32> emb = tf.constant(0f);
+    Operand<TFloat32> other = tf.constant(0f);
+    Operand<TFloat32> userItem = tf.constant(0f);
+    for (int i = 0; i < trainable.size(); i++) {
+      Operand<TFloat32> sq = Norms.squaredSum(net, g.get(i));
+      if (trainable.get(i).group == Param.Group.EMBEDDING) {
+        emb = tf.math.add(emb, sq);
+      } else {
+        other = tf.math.add(other, sq);
+      }
+      if (trainable.get(i) == embedding.tokenTable) {
+        for (int col : userItemColumns()) {
+          int[] range = embedding.tokenRowRange(inputs, col);
+          Operand<TFloat32> rows = tf.slice(g.get(i), tf.constant(new int[] {range[0], 0}),
+              tf.constant(new int[] {range[1] - range[0], config.embeddingSize()}));
+          userItem = tf.math.add(userItem, Norms.squaredSum(net, rows));
+        }
+      }
+    }
+    return tf.math.sqrt(tf.stack(List.of(emb, userItem, other)));
+  }
+
+  private List<Integer> userItemColumns() {
+    List<Integer> cols = new ArrayList<>();
+    for (int c = 0; c < inputs.tokenFields.size(); c++) {
+      String n = inputs.tokenFields.get(c).name();
+      if (n.equals("user_id") || n.equals("item_id")) {
+        cols.add(c);
+      }
+    }
+    return cols;
+  }
+
+  /**
+   * One optimizer step on the fed batch; {@code step} is 1-based. Writes the loss and the three group gradient norms
+   * into out[0..3].
+   */
+  public void trainStep(BatchFeeder batch, float learningRate, int step, float[] out) {
+    try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step)) {
+      Session.Runner r = session.runner();
+      batch.feedFeatures(r, inputs);
+      batch.feedLabels(r, label, ratingClass);
+      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).addTarget(trainOp).fetch(loss).fetch(gradNorms);
+      try (Result res = r.run()) {
+        out[0] = ((TFloat32) res.get(0)).getFloat();
+        TFloat32 norms = (TFloat32) res.get(1);
+        for (int i = 0; i < GROUPS.size(); i++) {
+          out[1 + i] = norms.getFloat(i);
+        }
+      }
+    } finally {
+      batch.close();
+    }
+  }
+
+  /**
+   * Runs one training step with full tracing and returns the wall time per op type in milliseconds (for the bench
+   * command's --profile; it does update the weights).
+   */
+  public java.util.Map<String, Double> profileStep(BatchFeeder batch, float learningRate, int step) {
+    java.util.Map<String, Double> perType = new java.util.TreeMap<>();
+    try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step)) {
+      Session.Runner r = session.runner();
+      batch.feedFeatures(r, inputs);
+      batch.feedLabels(r, label, ratingClass);
+      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).addTarget(trainOp).fetch(loss)
+          .setOptions(org.tensorflow.proto.RunOptions.newBuilder()
+              .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build());
+      try (Result res = r.runAndFetchMetadata()) {
+        var md = res.getMetadata().orElseThrow();
+        java.util.Map<String, String> typeOf = new java.util.HashMap<>();
+        graph.operations().forEachRemaining(op -> typeOf.put(op.name(), op.type()));
+        for (var dev : md.getStepStats().getDevStatsList()) {
+          for (var ns : dev.getNodeStatsList()) {
+            String type = typeOf.getOrDefault(ns.getNodeName(), ns.getNodeName());
+            perType.merge(type, (ns.getAllEndRelMicros()) / 1000.0, Double::sum);
+          }
+        }
+      }
+    } finally {
+      batch.close();
+    }
+    return perType;
+  }
+
+  /** Click probabilities of the fed batch into out[offset..offset+size). */
+  public void predict(BatchFeeder batch, float[] out, int offset) {
+    try {
+      Session.Runner r = session.runner();
+      batch.feedFeatures(r, inputs);
+      r.fetch(prob);
+      try (Result res = r.run()) {
+        ((TFloat32) res.get(0)).copyTo(DataBuffers.of(out, false, false).slice(offset, batch.size()));
+      }
+    } finally {
+      batch.close();
+    }
+  }
+
+  /** Current values of every checkpointed variable (trainable weights and running statistics). */
+  public List<float[]> snapshot() {
+    return Net.read(session, checkpointParams);
+  }
+
+  public void restore(List<float[]> values) {
+    Net.assign(session, checkpointParams, values);
+  }
+
+  public List<Param> checkpointParams() {
+    return checkpointParams;
+  }
+
+  public long trainableScalars() {
+    return net.trainable().stream().mapToLong(Param::size).sum();
+  }
+
+  /** L2 norms of the checkpoint's weights per group ("embedding", "user_item", "other"). */
+  public double[] weightNorms(List<float[]> values) {
+    double emb = 0;
+    double ui = 0;
+    double other = 0;
+    List<Integer> cols = userItemColumns();
+    for (int i = 0; i < checkpointParams.size(); i++) {
+      Param p = checkpointParams.get(i);
+      if (!p.trainable) {
+        continue;
+      }
+      double s = 0;
+      for (float v : values.get(i)) {
+        s += (double) v * v;
+      }
+      if (p.group == Param.Group.EMBEDDING) {
+        emb += s;
+      } else {
+        other += s;
+      }
+      if (p == embedding.tokenTable) {
+        int d = config.embeddingSize();
+        for (int col : cols) {
+          int[] range = embedding.tokenRowRange(inputs, col);
+          for (int k = range[0] * d; k < range[1] * d; k++) {
+            ui += (double) values.get(i)[k] * values.get(i)[k];
+          }
+        }
+      }
+    }
+    return new double[] {Math.sqrt(emb), Math.sqrt(ui), Math.sqrt(other)};
+  }
+
+  /** Writes a checkpoint: for each variable its name, element count and values. Atomic (temp file, then move). */
+  public static void save(Path file, List<Param> params, List<float[]> values) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try (DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(Files.newOutputStream(tmp)))) {
+      out.writeInt(0x43544c42); // "CTLB"
+      out.writeInt(params.size());
+      for (int i = 0; i < params.size(); i++) {
+        out.writeUTF(params.get(i).name);
+        float[] v = values.get(i);
+        out.writeInt(v.length);
+        for (float x : v) {
+          out.writeFloat(x);
+        }
+      }
+    }
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** Reads a checkpoint written by {@link #save} for this model's variables. */
+  public List<float[]> load(Path file) throws IOException {
+    try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file)))) {
+      if (in.readInt() != 0x43544c42) {
+        throw new IOException(file + " is not a ctrlab checkpoint");
+      }
+      int n = in.readInt();
+      if (n != checkpointParams.size()) {
+        throw new IOException(file + " has " + n + " variables, the model " + checkpointParams.size());
+      }
+      List<float[]> out = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        String name = in.readUTF();
+        Param p = checkpointParams.get(i);
+        int len = in.readInt();
+        if (!name.equals(p.name) || len != p.size()) {
+          throw new IOException(file + ": variable " + i + " is " + name + "[" + len + "], the model has " + p.name
+              + "[" + p.size() + "]");
+        }
+        float[] v = new float[len];
+        for (int k = 0; k < len; k++) {
+          v[k] = in.readFloat();
+        }
+        out.add(v);
+      }
+      return out;
+    }
+  }
+
+  @Override
+  public void close() {
+    session.close();
+    graph.close();
+  }
+}

@@ -1,0 +1,75 @@
+package org.ctrlab.server.nn;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.ctrlab.server.data.Field;
+import org.ctrlab.server.data.FieldType;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The raw-feature placeholders of a model: token ids [B, tokens], one [B, L] id matrix per token sequence and
+ * float values [B, floats]. {@link #fields} is the field list in embedding order.
+ */
+public final class FeatureInputs {
+  public final List<Field> fields;
+  public final List<Field> tokenFields = new ArrayList<>();
+  public final List<Field> seqFields = new ArrayList<>();
+  public final List<Field> floatFields = new ArrayList<>();
+  public final Placeholder<TInt32> tokens;
+  public final List<Placeholder<TInt32>> seqs = new ArrayList<>();
+  public final Placeholder<TFloat32> floats;
+
+  public FeatureInputs(Net net, List<Field> fields) {
+    this.fields = List.copyOf(fields);
+    for (Field f : fields) {
+      switch (f.type()) {
+        case TOKEN -> tokenFields.add(f);
+        case TOKEN_SEQ -> seqFields.add(f);
+        case FLOAT -> floatFields.add(f);
+      }
+    }
+    var tf = net.tf;
+    tokens = tokenFields.isEmpty() ? null
+        : tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, tokenFields.size())));
+    for (int s = 0; s < seqFields.size(); s++) {
+      seqs.add(tf.withName("seq" + s).placeholder(TInt32.class,
+          Placeholder.shape(Shape.of(-1, seqFields.get(s).seqLen()))));
+    }
+    floats = floatFields.isEmpty() ? null
+        : tf.withName("floats").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, floatFields.size())));
+  }
+
+  public int numFields() {
+    return fields.size();
+  }
+
+  /** Offsets of each token field's ids in a table shared by all token fields (cumulative vocabulary sizes). */
+  public int[] tokenOffsets() {
+    int[] off = new int[tokenFields.size()];
+    int acc = 0;
+    for (int i = 0; i < off.length; i++) {
+      off[i] = acc;
+      acc += tokenFields.get(i).vocab();
+    }
+    return off;
+  }
+
+  public int tokenRows() {
+    return tokenFields.stream().mapToInt(Field::vocab).sum();
+  }
+
+  /** A float mask [B, L, 1] of the non-PAD positions of sequence s. */
+  Operand<TFloat32> seqMask(Net net, int s) {
+    var tf = net.tf;
+    return tf.expandDims(tf.dtypes.cast(tf.math.notEqual(seqs.get(s), tf.constant(0)), TFloat32.class),
+        tf.constant(-1));
+  }
+
+  static boolean isToken(Field f) {
+    return f.type() == FieldType.TOKEN;
+  }
+}

@@ -1,0 +1,47 @@
+package org.ctrlab.server.nn;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * RecBole's MLPLayers: for each layer, dropout, linear, optional BatchNorm, activation; the activation is applied
+ * after the last layer too (METHOD.md section 5).
+ */
+public final class Mlp {
+  private final List<Dense> layers = new ArrayList<>();
+  private final List<BatchNorm> norms = new ArrayList<>();
+  private final double dropout;
+  private final Activation act;
+  public final int outSize;
+
+  public Mlp(Net net, String name, int in, int[] sizes, double dropout, Activation act, boolean batchNorm) {
+    this.dropout = dropout;
+    this.act = act;
+    int prev = in;
+    for (int i = 0; i < sizes.length; i++) {
+      layers.add(new Dense(net, name + "/dense" + i, prev, sizes[i], true));
+      norms.add(batchNorm ? new BatchNorm(net, name + "/bn" + i, sizes[i]) : null);
+      prev = sizes[i];
+    }
+    this.outSize = prev;
+  }
+
+  public Operand<TFloat32> apply(Net net, Operand<TFloat32> x, boolean training) {
+    Operand<TFloat32> h = x;
+    for (int i = 0; i < layers.size(); i++) {
+      h = Dropout.apply(net, h, dropout, training);
+      h = layers.get(i).apply(net, h);
+      if (norms.get(i) != null) {
+        h = norms.get(i).apply(net, h, training);
+      }
+      h = act.apply(net, h);
+    }
+    return h;
+  }
+
+  public List<Dense> layers() {
+    return layers;
+  }
+}

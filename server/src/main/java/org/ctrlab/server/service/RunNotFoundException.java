@@ -1,0 +1,8 @@
+package org.ctrlab.server.service;
+
+/** No run has the given id. */
+public final class RunNotFoundException extends RuntimeException {
+  public RunNotFoundException(String runId) {
+    super("no run with id '" + runId + "'");
+  }
+}

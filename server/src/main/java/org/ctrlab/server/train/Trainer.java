@@ -1,0 +1,128 @@
+package org.ctrlab.server.train;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CancellationException;
+import org.ctrlab.api.v1.EpochResult;
+import org.ctrlab.server.data.DataSplit;
+import org.ctrlab.server.data.Dataset;
+import org.ctrlab.server.metrics.Metrics;
+import org.ctrlab.server.model.BatchFeeder;
+import org.ctrlab.server.model.CtrModel;
+
+/**
+ * The training loop of METHOD.md section 6.1: a fresh seeded shuffle each epoch, AdamW steps, validation AUC after
+ * every epoch, early stopping after patience+1 epochs without a validation AUC at least as good as the best
+ * (RecBole's rule), and the best checkpoint restored at the end.
+ */
+public final class Trainer {
+  private Trainer() {}
+
+  public record Settings(double learningRate, int batchSize, int evalBatchSize, int maxEpochs, int patience,
+      long seed) {}
+
+  /** Predictions on some rows and their metrics. */
+  public record Evaluation(float[] scores, double auc, double logloss, int rows) {}
+
+  /** Per-step gradient norms (steps x groups) and per-epoch [mean, max] per group. */
+  public record GradientLog(float[] perStep, int steps, List<double[][]> perEpoch) {}
+
+  public record Outcome(List<EpochResult> epochs, int bestEpoch, List<float[]> best, Evaluation valid,
+      Evaluation test, double secondsPerEpoch, GradientLog gradients) {}
+
+  public static Outcome train(CtrModel model, Dataset ds, DataSplit split, Settings s, TrainListener listener) {
+    int groups = CtrModel.GROUPS.size();
+    int[] order = split.train.clone();
+    SplittableRandom shuffleRng = new SplittableRandom(s.seed() ^ 0x5DEECE66DL);
+    List<EpochResult> epochs = new ArrayList<>();
+    List<double[][]> normSummaries = new ArrayList<>();
+    float[] stepNorms = new float[1024 * groups];
+    int steps = 0;
+    double bestAuc = Double.NEGATIVE_INFINITY;
+    int bestEpoch = 0;
+    List<float[]> best = model.snapshot();
+    int sinceBest = 0;
+    double trainSeconds = 0;
+    float[] out = new float[1 + groups];
+    int batches = (order.length + s.batchSize() - 1) / s.batchSize();
+    try (BatchFeeder feeder = new BatchFeeder(ds, s.batchSize())) {
+      for (int epoch = 1; epoch <= s.maxEpochs(); epoch++) {
+        DataSplit.shuffle(order, shuffleRng);
+        long t0 = System.nanoTime();
+        double lossSum = 0;
+        double[][] summary = new double[groups][2];
+        for (int b = 0; b < batches; b++) {
+          if (listener.cancelled()) {
+            throw new CancellationException("cancelled in epoch " + epoch);
+          }
+          int from = b * s.batchSize();
+          feeder.fill(order, from, Math.min(order.length, from + s.batchSize()));
+          model.trainStep(feeder, (float) s.learningRate(), ++steps, out);
+          if (!Double.isFinite(out[0])) {
+            throw new IllegalStateException("training loss is " + out[0] + " at epoch " + epoch + ", batch "
+                + (b + 1) + "; try a smaller learning rate");
+          }
+          lossSum += out[0];
+          if (steps * groups > stepNorms.length) {
+            stepNorms = Arrays.copyOf(stepNorms, stepNorms.length * 2);
+          }
+          for (int g = 0; g < groups; g++) {
+            stepNorms[(steps - 1) * groups + g] = out[1 + g];
+            summary[g][0] += out[1 + g] / batches;
+            summary[g][1] = Math.max(summary[g][1], out[1 + g]);
+          }
+          listener.batch(epoch, b + 1, batches);
+        }
+        double tTrain = (System.nanoTime() - t0) / 1e9;
+        trainSeconds += tTrain;
+        long t1 = System.nanoTime();
+        Evaluation v = evaluate(model, ds, split.valid, s.evalBatchSize());
+        double tEval = (System.nanoTime() - t1) / 1e9;
+        boolean improved = v.auc >= bestAuc;
+        if (improved) {
+          bestAuc = v.auc;
+          bestEpoch = epoch;
+          best = model.snapshot();
+          sinceBest = 0;
+        } else {
+          sinceBest++;
+        }
+        EpochResult er = EpochResult.newBuilder().setEpoch(epoch).setTrainLoss(lossSum / batches)
+            .setValidAuc(v.auc).setValidLogloss(v.logloss).setTrainSeconds(tTrain).setEvalSeconds(tEval)
+            .setBest(improved).build();
+        epochs.add(er);
+        normSummaries.add(summary);
+        listener.epoch(er, summary);
+        if (sinceBest > s.patience()) {
+          listener.log("early stop after epoch " + epoch + ": no better validation AUC for " + sinceBest
+              + " epochs; best epoch " + bestEpoch);
+          break;
+        }
+      }
+    }
+    model.restore(best);
+    Evaluation valid = evaluate(model, ds, split.valid, s.evalBatchSize());
+    Evaluation test = evaluate(model, ds, split.test, s.evalBatchSize());
+    return new Outcome(epochs, bestEpoch, best, valid, test, trainSeconds / Math.max(1, epochs.size()),
+        new GradientLog(Arrays.copyOf(stepNorms, steps * groups), steps, normSummaries));
+  }
+
+  /** Click probabilities for the given rows and their AUC and LogLoss. */
+  public static Evaluation evaluate(CtrModel model, Dataset ds, int[] rows, int evalBatch) {
+    float[] scores = new float[rows.length];
+    try (BatchFeeder feeder = new BatchFeeder(ds, evalBatch)) {
+      for (int from = 0; from < rows.length; from += evalBatch) {
+        feeder.fill(rows, from, Math.min(rows.length, from + evalBatch));
+        model.predict(feeder, scores, from);
+      }
+    }
+    float[] labels = new float[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      labels[i] = ds.labels[rows[i]];
+    }
+    return new Evaluation(scores, Metrics.auc(scores, labels, rows.length),
+        Metrics.logloss(scores, labels, rows.length), rows.length);
+  }
+}

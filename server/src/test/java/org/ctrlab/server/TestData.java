@@ -1,0 +1,30 @@
+package org.ctrlab.server;
+
+import java.nio.file.Path;
+import java.util.Map;
+import org.ctrlab.server.config.Configs;
+import org.ctrlab.server.data.Dataset;
+import org.ctrlab.server.data.DatasetRegistry;
+import org.ctrlab.server.data.DatasetSpec;
+import org.ctrlab.server.data.SyntheticData;
+
+/** Small generated datasets for tests (never the real data). */
+public final class TestData {
+  private TestData() {}
+
+  /** About 18,000 ratings of 600 users on 200 movies, with the planted signal of {@link SyntheticData}. */
+  public static SyntheticData small() {
+    return new SyntheticData(600, 200, 20, 40, 7);
+  }
+
+  public static DatasetSpec syntheticSpec() {
+    return Configs.packaged().datasets().stream().filter(s -> s.name.equals("synthetic")).findFirst().orElseThrow();
+  }
+
+  /** Writes the small dataset to dir/synthetic and loads it. */
+  public static Dataset loadSmall(Path dir) {
+    Path d = dir.resolve("synthetic");
+    small().write(d);
+    return new DatasetRegistry(dir, java.util.List.of(syntheticSpec()), Map.of(), false).load("synthetic");
+  }
+}
