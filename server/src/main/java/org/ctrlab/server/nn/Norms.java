@@ -16,9 +16,12 @@ public final class Norms {
     return tf.sum(sq, tf.range(tf.constant(0), tf.rank(sq), tf.constant(1)), Sum.keepDims(false));
   }
 
-  /** Frobenius norm. */
+  /**
+   * Frobenius norm, with gradient 0 at an all-zero tensor (as torch.norm's subgradient) instead of 0/0: zero-init
+   * biases are regularised by EulerNet.
+   */
   public static Operand<TFloat32> norm(Net net, Operand<TFloat32> x) {
-    return net.tf.math.sqrt(squaredSum(net, x));
+    return net.tf.math.sqrt(net.tf.math.maximum(squaredSum(net, x), net.tf.constant(1e-30f)));
   }
 
   /** Sum of the (unsquared) Frobenius norms of several parameters. */

@@ -10,7 +10,13 @@ public final class Backbones {
   private static final Map<String, BiFunction<BackboneContext, Hyper, Backbone>> ALL = new LinkedHashMap<>();
 
   static {
+    ALL.put("WideDeep", WideDeep::new);
+    ALL.put("NFM", NFM::new);
+    ALL.put("xDeepFM", XDeepFM::new);
+    ALL.put("AutoInt", AutoInt::new);
+    ALL.put("FiGNN", FiGNN::new);
     ALL.put("DCNV2", DCNV2::new);
+    ALL.put("EulerNet", EulerNet::new);
   }
 
   private Backbones() {}
