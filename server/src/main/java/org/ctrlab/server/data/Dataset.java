@@ -30,10 +30,13 @@ public final class Dataset {
   /** Positions of user_id and item_id among the token fields (-1 if absent). */
   public final int userColumn;
   public final int itemColumn;
+  /** The raw (file) id of each user and item id; index 0 is PAD. */
+  public final String[] userTokens;
+  public final String[] itemTokens;
 
   Dataset(String name, List<Field> fields, int rows, int[] tokens, int tokenWidth, int[][] seqs, int[] seqLens,
       float[] floats, int floatWidth, float[] ratings, float[] labels, int[] ratingClasses, int userColumn,
-      int itemColumn) {
+      int itemColumn, String[] userTokens, String[] itemTokens) {
     this.name = name;
     this.fields = List.copyOf(fields);
     this.rows = rows;
@@ -48,6 +51,8 @@ public final class Dataset {
     this.ratingClasses = ratingClasses;
     this.userColumn = userColumn;
     this.itemColumn = itemColumn;
+    this.userTokens = userTokens;
+    this.itemTokens = itemTokens;
   }
 
   public List<Field> tokenFields() {

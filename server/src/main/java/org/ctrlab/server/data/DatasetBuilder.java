@@ -124,7 +124,7 @@ final class DatasetBuilder {
       }
       seqs[s] = col;
       seqLens[s] = maxLen;
-      fields.add(new Field(src.field, FieldType.TOKEN_SEQ, vocab + 1, maxLen));
+      fields.add(new Field(src.field, FieldType.TOKEN_SEQ, vocab + 1, maxLen, src.kind));
     }
 
     // Tokens.
@@ -162,7 +162,7 @@ final class DatasetBuilder {
           tokens[j * width + c] = code < 0 ? 0 : remap[code];
         }
       }
-      fields.add(new Field(src.field, FieldType.TOKEN, vocab + 1, 0));
+      fields.add(new Field(src.field, FieldType.TOKEN, vocab + 1, 0, src.kind));
     }
 
     // Floats: mean-filled, optionally min-max normalised over the entity table.
@@ -194,7 +194,7 @@ final class DatasetBuilder {
         float v = perEntity[entityIndex(src.kind, keptRows[j], j, u, it, userId, itemId)];
         floats[j * fw + c] = norm ? (v - min) / (max - min) : v;
       }
-      fields.add(new Field(src.field, FieldType.FLOAT, 2, 0));
+      fields.add(new Field(src.field, FieldType.FLOAT, 2, 0, src.kind));
     }
 
     float[] ratings = new float[rows];
@@ -210,8 +210,22 @@ final class DatasetBuilder {
       throw new DataFormatException(spec.name + ": load_col.inter must list " + spec.userField + " and "
           + spec.itemField);
     }
+    String[] userTokens = new String[users + 1];
+    String[] itemTokens = new String[items + 1];
+    Vocab uv = raw.vocabs.get(spec.userField);
+    Vocab iv = raw.vocabs.get(spec.itemField);
+    for (int code = 0; code < userId.length; code++) {
+      if (userId[code] > 0) {
+        userTokens[userId[code]] = uv.token(code);
+      }
+    }
+    for (int code = 0; code < itemId.length; code++) {
+      if (itemId[code] > 0) {
+        itemTokens[itemId[code]] = iv.token(code);
+      }
+    }
     return new Dataset(spec.name, fields, rows, tokens, width, seqs, seqLens, floats, fw, ratings, labels, classes,
-        userColumn, itemColumn);
+        userColumn, itemColumn, userTokens, itemTokens);
   }
 
   private static void require(boolean ok, DatasetSpec spec, String kind, String field) {

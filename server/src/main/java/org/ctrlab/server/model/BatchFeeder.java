@@ -72,12 +72,31 @@ public final class BatchFeeder implements AutoCloseable {
     }
   }
 
-  /** Direct access for callers that build rows themselves (e.g. ranking candidates). */
-  public int[] tokenBuffer() {
-    return tokens;
+  /**
+   * Writes row j of the batch as a copy of {@code baseRow} whose item-side columns (flagged per token, sequence and
+   * float field) come from {@code itemRow}: a ranking candidate, the user's row with another item swapped in.
+   */
+  public void fillMixed(int j, int baseRow, int itemRow, boolean[] tokenFromItem, boolean[] seqFromItem,
+      boolean[] floatFromItem) {
+    int tw = ds.tokenWidth;
+    for (int c = 0; c < tw; c++) {
+      tokens[j * tw + c] = ds.tokens[(tokenFromItem[c] ? itemRow : baseRow) * tw + c];
+    }
+    for (int s = 0; s < seqs.length; s++) {
+      int len = ds.seqLens[s];
+      System.arraycopy(ds.seqs[s], (seqFromItem[s] ? itemRow : baseRow) * len, seqs[s], j * len, len);
+    }
+    int fw = ds.floatWidth;
+    for (int c = 0; c < fw; c++) {
+      floats[j * fw + c] = ds.floats[(floatFromItem[c] ? itemRow : baseRow) * fw + c];
+    }
   }
 
+  /** Sets the number of rows written with {@link #fillMixed}. */
   public void setSize(int size) {
+    if (size > capacity) {
+      throw new IllegalArgumentException("batch of " + size + " rows exceeds capacity " + capacity);
+    }
     this.size = size;
   }
 

@@ -30,6 +30,7 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 
 /**
  * One backbone with one head as a TensorFlow graph and session: a training pass (dropout on, BatchNorm batch
@@ -52,6 +53,10 @@ public final class CtrModel implements AutoCloseable {
   private final Operand<TFloat32> gradNorms;
   private final AdamW optimizer;
   private final Operand<TFloat32> prob;
+  private final Operand<TFloat32> inputGradNorm;
+  private final Placeholder<TFloat32> noiseSigma;
+  private final Placeholder<org.tensorflow.types.TInt64> noiseSeed;
+  private final Operand<TFloat32> noisyProb;
   private final List<Param> checkpointParams;
 
   public CtrModel(ModelConfig config, List<Field> fields) {
@@ -87,9 +92,20 @@ public final class CtrModel implements AutoCloseable {
       updates.add(optimizer.update);
       trainOp = tf.withControlDependencies(updates).withName("train_step").noOp();
 
-      // Evaluation pass.
-      Operand<TFloat32> fe = backbone.logits(net, embedding.apply(net, inputs), inputs, false);
-      prob = head.probability(net, fe);
+      // Evaluation pass, and per row the L2 norm of d p / d E (an empirical Lipschitz constant of the click
+      // probability in the field embeddings; rows are independent in evaluation, so one gradient of the sum gives
+      // every row's).
+      Operand<TFloat32> ee = embedding.apply(net, inputs);
+      prob = head.probability(net, backbone.logits(net, ee, inputs, false));
+      Operand<TFloat32> dpde = tf.gradients(tf.sum(prob, tf.constant(0)), List.of(ee)).<TFloat32>dy(0);
+      inputGradNorm = tf.math.sqrt(tf.sum(tf.math.square(dpde), tf.constant(new int[] {1, 2})));
+
+      // Perturbed evaluation pass: E + sigma * N(0, I), the noise a function of (seed, batch) only.
+      noiseSigma = tf.withName("noise_sigma").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+      noiseSeed = tf.withName("noise_seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+      Operand<TFloat32> noise = tf.random.statelessRandomNormal(tf.shape(ee), noiseSeed);
+      Operand<TFloat32> noisy = tf.math.add(ee, tf.math.mul(noiseSigma, noise));
+      noisyProb = head.probability(net, backbone.logits(net, noisy, inputs, false));
       checkpointParams = net.params().stream().filter(Param::inCheckpoint).toList();
 
       ConfigProto cp = ConfigProto.newBuilder()
@@ -205,6 +221,54 @@ public final class CtrModel implements AutoCloseable {
     } finally {
       batch.close();
     }
+  }
+
+  /**
+   * Click probabilities of the fed batch with N(0, sigma^2) noise added to its field embeddings; the noise depends
+   * only on (seed, batchIndex) and the batch's shape.
+   */
+  public void predictNoisy(BatchFeeder batch, float sigma, long seed, long batchIndex, float[] out, int offset) {
+    try (TFloat32 s = TFloat32.scalarOf(sigma); TInt64 sd = TInt64.vectorOf(seed, batchIndex)) {
+      Session.Runner r = session.runner();
+      batch.feedFeatures(r, inputs);
+      r.feed(noiseSigma, s).feed(noiseSeed, sd).fetch(noisyProb);
+      try (Result res = r.run()) {
+        ((TFloat32) res.get(0)).copyTo(DataBuffers.of(out, false, false).slice(offset, batch.size()));
+      }
+    } finally {
+      batch.close();
+    }
+  }
+
+  /** Per row of the fed batch, the L2 norm of the gradient of its click probability in its field embeddings. */
+  public void inputGradientNorms(BatchFeeder batch, float[] out, int offset) {
+    try {
+      Session.Runner r = session.runner();
+      batch.feedFeatures(r, inputs);
+      r.fetch(inputGradNorm);
+      try (Result res = r.run()) {
+        ((TFloat32) res.get(0)).copyTo(DataBuffers.of(out, false, false).slice(offset, batch.size()));
+      }
+    } finally {
+      batch.close();
+    }
+  }
+
+  /** The field-embedding tables (token, sequence and float), the ones Perturb's TABLES mode adds noise to. */
+  public List<Param> embeddingTables() {
+    List<Param> out = new ArrayList<>();
+    if (embedding.tokenTable != null) {
+      out.add(embedding.tokenTable);
+    }
+    out.addAll(embedding.seqTables);
+    if (embedding.floatTable != null) {
+      out.add(embedding.floatTable);
+    }
+    return out;
+  }
+
+  public Session session() {
+    return session;
   }
 
   /** Current values of every checkpointed variable (trainable weights and running statistics). */

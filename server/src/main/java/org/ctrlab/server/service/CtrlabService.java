@@ -20,8 +20,11 @@ import org.ctrlab.api.v1.ListDatasetsRequest;
 import org.ctrlab.api.v1.ListDatasetsResponse;
 import org.ctrlab.api.v1.ListRunsRequest;
 import org.ctrlab.api.v1.ListRunsResponse;
+import org.ctrlab.api.v1.PerturbMode;
 import org.ctrlab.api.v1.PerturbRequest;
 import org.ctrlab.api.v1.PerturbResponse;
+import org.ctrlab.api.v1.PredictBatch;
+import org.ctrlab.api.v1.PredictRequest;
 import org.ctrlab.api.v1.Run;
 import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.ServerInfo;
@@ -171,32 +174,78 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   public void evaluate(EvaluateRequest req, StreamObserver<EvaluateResponse> out) {
     unary(out, () -> {
       requireId(req.getRunId());
-      if (req.getRankingKCount() > 0) {
-        throw Status.UNIMPLEMENTED.withDescription("ranking metrics (ranking_k) are not implemented yet; "
-            + "AUC and LogLoss are").asRuntimeException();
+      for (int k : req.getRankingKList()) {
+        if (k < 1 || k > 1000) {
+          throw new IllegalArgumentException("ranking_k must be in [1, 1000], got " + k);
+        }
       }
-      Split split = req.getSplit() == Split.SPLIT_UNSPECIFIED ? Split.TEST : req.getSplit();
-      if (split == Split.UNRECOGNIZED) {
-        throw new IllegalArgumentException("unknown split " + req.getSplitValue());
+      if (req.getRankingNegatives() < 0 || req.getRankingNegatives() > 10_000) {
+        throw new IllegalArgumentException("ranking_negatives must be in [0, 10000], got "
+            + req.getRankingNegatives());
       }
-      return EvaluateResponse.newBuilder().setMetrics(runs.evaluate(req.getRunId(), split)).build();
+      int negatives = req.getRankingNegatives() == 0 ? 100 : req.getRankingNegatives();
+      return EvaluateResponse.newBuilder().setMetrics(runs.evaluate(req.getRunId(), split(req.getSplitValue()),
+          req.getRankingKList(), negatives, req.getRankingSeed())).build();
     });
+  }
+
+  private static Split split(int value) {
+    Split s = Split.forNumber(value);
+    if (s == null) {
+      throw new IllegalArgumentException("unknown split " + value + "; use TRAIN, VALID or TEST");
+    }
+    return s == Split.SPLIT_UNSPECIFIED ? Split.TEST : s;
   }
 
   @Override
   public void perturb(PerturbRequest req, StreamObserver<PerturbResponse> out) {
-    out.onError(Status.UNIMPLEMENTED.withDescription("Perturb is not implemented yet").asRuntimeException());
+    unary(out, () -> {
+      requireId(req.getRunId());
+      if (req.getSigmasCount() == 0) {
+        throw new IllegalArgumentException("sigmas is empty; give at least one noise level, e.g. 0, 0.01, 0.05");
+      }
+      for (double s : req.getSigmasList()) {
+        if (!(s >= 0 && s <= 100)) {
+          throw new IllegalArgumentException("every sigma must be in [0, 100], got " + s);
+        }
+      }
+      PerturbMode mode = PerturbMode.forNumber(req.getModeValue());
+      if (mode == null) {
+        throw new IllegalArgumentException("unknown perturb mode " + req.getModeValue() + "; use INPUT or TABLES");
+      }
+      return PerturbResponse.newBuilder().addAllResults(runs.perturb(req.getRunId(), req.getSigmasList(),
+          req.getNoiseSeed(), mode == PerturbMode.TABLES ? PerturbMode.TABLES : PerturbMode.INPUT,
+          split(req.getSplitValue()))).build();
+    });
+  }
+
+  @Override
+  public void predict(PredictRequest req, StreamObserver<PredictBatch> out) {
+    try {
+      requireId(req.getRunId());
+      if (req.getLimit() < 0) {
+        throw new IllegalArgumentException("limit must be >= 0");
+      }
+      runs.predict(req.getRunId(), split(req.getSplitValue()), req.getLimit(), 2048, out::onNext);
+      out.onCompleted();
+    } catch (Exception e) {
+      out.onError(toStatus(e));
+    }
   }
 
   @Override
   public void inspect(InspectRequest req, StreamObserver<InspectResponse> out) {
     unary(out, () -> {
       requireId(req.getRunId());
-      if (req.getLipschitz()) {
-        throw Status.UNIMPLEMENTED.withDescription("the Lipschitz estimate is not implemented yet; gradient and "
-            + "weight norms are").asRuntimeException();
+      if (req.getLipschitzRows() < 0) {
+        throw new IllegalArgumentException("lipschitz_rows must be >= 0");
       }
-      return runs.inspect(req.getRunId(), req.getPerStep());
+      InspectResponse r = runs.inspect(req.getRunId(), req.getPerStep());
+      if (req.getLipschitz()) {
+        int rows = req.getLipschitzRows() == 0 ? 10_000 : req.getLipschitzRows();
+        r = r.toBuilder().setLipschitz(runs.lipschitz(req.getRunId(), rows)).build();
+      }
+      return r;
     });
   }
 

@@ -25,7 +25,12 @@ import org.ctrlab.api.v1.EpochResult;
 import org.ctrlab.api.v1.InspectResponse;
 import org.ctrlab.api.v1.ListRunsRequest;
 import org.ctrlab.api.v1.Metrics;
+import org.ctrlab.api.v1.LipschitzEstimate;
 import org.ctrlab.api.v1.NormSummary;
+import org.ctrlab.api.v1.PerturbMode;
+import org.ctrlab.api.v1.PerturbResult;
+import org.ctrlab.api.v1.PredictBatch;
+import org.ctrlab.api.v1.Prediction;
 import org.ctrlab.api.v1.ResolvedConfig;
 import org.ctrlab.api.v1.Run;
 import org.ctrlab.api.v1.RunEvent;
@@ -38,6 +43,8 @@ import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.data.DataSplit;
 import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.data.DatasetRegistry;
+import org.ctrlab.server.experiments.Perturbation;
+import org.ctrlab.server.experiments.Ranking;
 import org.ctrlab.server.model.CtrModel;
 import org.ctrlab.server.store.RunStore;
 import org.ctrlab.server.train.RunExecutor;
@@ -413,14 +420,75 @@ public final class RunManager implements AutoCloseable {
     return r;
   }
 
-  /** AUC and LogLoss of a finished run's best checkpoint on a split. */
-  public Metrics evaluate(String runId, Split split) throws SQLException {
+  /** AUC and LogLoss of a finished run's best checkpoint on a split, and sampled ranking metrics when ks given. */
+  public Metrics evaluate(String runId, Split split, List<Integer> ks, int negatives, long rankingSeed)
+      throws SQLException {
     Run r = requireSucceeded(runId);
     Dataset ds = datasets.load(r.getResolved().getDataset());
-    DataSplit ds2 = DataSplit.of(ds.rows, r.getResolved().getSeed());
+    DataSplit sp = DataSplit.of(ds.rows, r.getResolved().getSeed());
     synchronized (models) {
       CtrModel m = model(r, ds);
-      return metrics(Trainer.evaluate(m, ds, ds2.rows(split), r.getResolved().getEvalBatchSize()));
+      Metrics.Builder b = metrics(Trainer.evaluate(m, ds, sp.rows(split), r.getResolved().getEvalBatchSize()))
+          .toBuilder();
+      if (!ks.isEmpty()) {
+        b.putAllRanking(Ranking.evaluate(m, ds, sp, ks, negatives,
+            rankingSeed == 0 ? r.getResolved().getSeed() : rankingSeed, r.getResolved().getEvalBatchSize()));
+      }
+      return b.build();
+    }
+  }
+
+  /** Metrics under Gaussian noise on the embeddings, one row per sigma. */
+  public List<PerturbResult> perturb(String runId, List<Double> sigmas, long seed, PerturbMode mode, Split split)
+      throws SQLException {
+    Run r = requireSucceeded(runId);
+    Dataset ds = datasets.load(r.getResolved().getDataset());
+    int[] rows = DataSplit.of(ds.rows, r.getResolved().getSeed()).rows(split);
+    synchronized (models) {
+      CtrModel m = model(r, ds);
+      List<Perturbation.Row> res = mode == PerturbMode.TABLES
+          ? Perturbation.tables(m, ds, rows, sigmas, seed, r.getResolved().getEvalBatchSize())
+          : Perturbation.inputs(m, ds, rows, sigmas, seed);
+      List<PerturbResult> out = new ArrayList<>();
+      for (Perturbation.Row row : res) {
+        out.add(PerturbResult.newBuilder().setSigma(row.sigma()).setMetrics(metrics(row.eval())).build());
+      }
+      return out;
+    }
+  }
+
+  /** ||dp/dE|| over test rows: mean, median, p95, max, rows. */
+  public LipschitzEstimate lipschitz(String runId, int limit) throws SQLException {
+    Run r = requireSucceeded(runId);
+    Dataset ds = datasets.load(r.getResolved().getDataset());
+    int[] rows = DataSplit.of(ds.rows, r.getResolved().getSeed()).test;
+    synchronized (models) {
+      double[] v = Perturbation.lipschitz(model(r, ds), ds, rows, limit);
+      return LipschitzEstimate.newBuilder().setMean(v[0]).setMedian(v[1]).setP95(v[2]).setMax(v[3])
+          .setRows((long) v[4]).build();
+    }
+  }
+
+  /** Streams per-row predictions in batches of at most {@code batch} rows. */
+  public void predict(String runId, Split split, long limit, int batch, Consumer<PredictBatch> sink)
+      throws SQLException {
+    Run r = requireSucceeded(runId);
+    Dataset ds = datasets.load(r.getResolved().getDataset());
+    int[] all = DataSplit.of(ds.rows, r.getResolved().getSeed()).rows(split);
+    int[] rows = limit > 0 && limit < all.length ? java.util.Arrays.copyOf(all, (int) limit) : all;
+    float[] scores;
+    synchronized (models) {
+      scores = Trainer.evaluate(model(r, ds), ds, rows, r.getResolved().getEvalBatchSize()).scores();
+    }
+    for (int from = 0; from < rows.length; from += batch) {
+      PredictBatch.Builder b = PredictBatch.newBuilder();
+      for (int i = from; i < Math.min(rows.length, from + batch); i++) {
+        int row = rows[i];
+        b.addRows(Prediction.newBuilder().setRow(row).setUser(ds.userTokens[ds.userId(row)])
+            .setItem(ds.itemTokens[ds.itemId(row)]).setRating(ds.ratings[row]).setLabel(ds.labels[row])
+            .setScore(scores[i]));
+      }
+      sink.accept(b.build());
     }
   }
 

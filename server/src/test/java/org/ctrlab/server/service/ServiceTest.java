@@ -145,8 +145,10 @@ class ServiceTest {
       }
       assertEquals("no run with id 'nope'",
           message(() -> f.stub.getRun(GetRunRequest.newBuilder().setRunId("nope").build())));
-      assertEquals(Status.Code.UNIMPLEMENTED,
-          code(() -> f.stub.perturb(PerturbRequest.newBuilder().setRunId(ok).build())));
+      assertTrue(message(() -> f.stub.perturb(PerturbRequest.newBuilder().setRunId(ok).build()))
+          .startsWith("sigmas is empty"));
+      assertEquals("unknown split 9; use TRAIN, VALID or TEST", message(() -> f.stub.evaluate(
+          EvaluateRequest.newBuilder().setRunId(ok).setSplitValue(9).build())));
 
       List<Run> after = f.stub.listRuns(ListRunsRequest.getDefaultInstance()).getRunsList();
       assertEquals(List.of(before), after);
