@@ -44,8 +44,10 @@ demo() {
 }
 
 tests() {
-  if [ -d client-python/tests ]; then ./scripts/install-test-deps.sh; fi
+  ./scripts/install-test-deps.sh
   mvn -B verify
+  client-python/generate_stubs.sh
+  /usr/bin/python3 -m pytest -q client-python/tests
 }
 
 case "${1:-}" in

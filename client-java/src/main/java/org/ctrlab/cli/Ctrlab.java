@@ -19,11 +19,14 @@ import picocli.CommandLine.ScopeType;
 /** {@code ctrlab}: the command line of a ctrlab server. */
 @Command(name = "ctrlab", mixinStandardHelpOptions = true, version = "ctrlab 0.1.0",
     description = "Run CTR experiments on a shared ctrlab server.",
+    defaultValueProvider = Ctrlab.Defaults.class,
     subcommands = {Commands.Train.class, Commands.Compare.class, Commands.Watch.class, Commands.Runs.class,
         Commands.Show.class, Commands.Cancel.class, Commands.Evaluate.class, Commands.Inspect.class,
         Commands.Backbones.class, Commands.Datasets.class, Commands.Info.class,
-        CommandLine.HelpCommand.class},
-    footer = {"", "Server and token come from --server/--token, else CTRLAB_SERVER/CTRLAB_TOKEN.",
+        picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class},
+    footer = {"", "Server and token come from --server/--token, else CTRLAB_SERVER/CTRLAB_TOKEN, else the",
+        "file ~/.config/ctrlab/config.properties (lines server=host:port and token=...).",
+        "Shell completion: source <(ctrlab generate-completion)",
         "Exit codes: 0 ok, 1 the run failed or was cancelled, 2 bad usage, 3 the server refused the request,",
         "            4 the server is unreachable.", "",
         "Example:", "  ctrlab train --dataset synthetic --backbone DCNV2 --head RATING --watch"})
@@ -32,13 +35,55 @@ public final class Ctrlab {
   static final int EXIT_REFUSED = 3;
   static final int EXIT_UNREACHABLE = 4;
 
-  @Option(names = "--server", scope = ScopeType.INHERIT, defaultValue = "${env:CTRLAB_SERVER:-localhost:50051}",
-      description = "Server address host:port (default: $CTRLAB_SERVER or localhost:50051).")
+  @Option(names = "--server", scope = ScopeType.INHERIT,
+      description = "Server address host:port (default: $CTRLAB_SERVER, the config file, or localhost:50051).")
   String server;
 
-  @Option(names = "--token", scope = ScopeType.INHERIT, defaultValue = "${env:CTRLAB_TOKEN}",
-      description = "Access token (default: $CTRLAB_TOKEN).")
+  @Option(names = "--token", scope = ScopeType.INHERIT,
+      description = "Access token (default: $CTRLAB_TOKEN or the config file).")
   String token;
+
+  /** Defaults for --server and --token: environment, then ~/.config/ctrlab/config.properties, then built-in. */
+  public static final class Defaults implements CommandLine.IDefaultValueProvider {
+    static java.nio.file.Path configFile() {
+      String xdg = System.getenv("XDG_CONFIG_HOME");
+      java.nio.file.Path base = xdg != null && !xdg.isEmpty() ? java.nio.file.Path.of(xdg)
+          : java.nio.file.Path.of(System.getProperty("user.home"), ".config");
+      return base.resolve("ctrlab").resolve("config.properties");
+    }
+
+    @Override
+    public String defaultValue(CommandLine.Model.ArgSpec arg) {
+      if (!(arg instanceof CommandLine.Model.OptionSpec o)) {
+        return null;
+      }
+      String key = switch (o.longestName()) {
+        case "--server" -> "server";
+        case "--token" -> "token";
+        default -> null;
+      };
+      if (key == null) {
+        return null;
+      }
+      String env = System.getenv("CTRLAB_" + key.toUpperCase(java.util.Locale.ROOT));
+      if (env != null && !env.isEmpty()) {
+        return env;
+      }
+      java.nio.file.Path f = configFile();
+      if (java.nio.file.Files.isRegularFile(f)) {
+        java.util.Properties p = new java.util.Properties();
+        try (var in = java.nio.file.Files.newBufferedReader(f)) {
+          p.load(in);
+        } catch (java.io.IOException e) {
+          throw new IllegalStateException("cannot read " + f + ": " + e.getMessage(), e);
+        }
+        if (p.getProperty(key) != null) {
+          return p.getProperty(key).strip();
+        }
+      }
+      return key.equals("server") ? "localhost:50051" : null;
+    }
+  }
 
   @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print JSON instead of tables.")
   boolean json;

@@ -84,6 +84,15 @@ class CliLoopbackTest {
   }
 
   @Test
+  void helpHasExamplesAndCompletionScriptIsGenerated() {
+    Out help = cli("train", "--help");
+    assertTrue(help.out().contains("Examples:") && help.out().contains("ctrlab train --dataset"), help.out());
+    Out completion = cli("generate-completion");
+    assertEquals(0, completion.code());
+    assertTrue(completion.out().contains("complete -F") && completion.out().contains("compare"), completion.out());
+  }
+
+  @Test
   void unreachableServerIsExitCodeFour() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int code = Ctrlab.run(new String[] {"--server", "127.0.0.1:1", "info"}, new PrintStream(new ByteArrayOutputStream()),

@@ -1,0 +1,64 @@
+"""Starts a real ctrlab server (the built jar) on a free loopback port for the tests."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "client-python"))
+JAR = ROOT / "server" / "target" / "ctrlab-server.jar"
+
+
+class Server:
+    def __init__(self, tmp: Path, *extra: str):
+        if not JAR.exists():
+            pytest.fail(f"{JAR} is missing: build it first (mvn -DskipTests package)")
+        self.log = open(tmp / "server.log", "w+")
+        self.proc = subprocess.Popen(
+            ["java", "-jar", str(JAR), "--port", "0", "--data-dir", str(tmp / "data"), "--run-dir",
+             str(tmp / "runs"), "--no-download", *extra], stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"listening on [\d.]+:(\d+)", line)
+        if not m:
+            self.stop()
+            pytest.fail(f"server did not start: {line!r}")
+        self.address = f"127.0.0.1:{m.group(1)}"
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("ctrlab"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    from ctrlab import Client
+    with Client(server.address) as c:
+        yield c
+
+
+QUICK = dict(max_epochs=2, batch_size=4096, embedding_size=8, hyperparameters={"mlp_hidden_size": [16]})
+
+
+@pytest.fixture(scope="session")
+def finished(client):
+    """One finished BINARY and one finished RATING run of a small DCNV2."""
+    runs = [client.train("synthetic", "DCNV2", head, tags=["pytest"], **QUICK) for head in ("BINARY", "RATING")]
+    for r in runs:
+        r.wait()
+    return runs

@@ -1,0 +1,101 @@
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from ctrlab import Client, CtrlabError
+from conftest import QUICK, ROOT, Server
+
+
+def test_train_watch_and_result(client):
+    run = client.train("synthetic", "DCNV2", "RATING", rating_weight=0.5, seed=3, name="py", **QUICK)
+    events = list(run.watch())
+    assert [e.state for e in events if e.kind == "state"] == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    assert [e.epoch.epoch for e in events if e.kind == "epoch"] == [1, 2]
+    assert [e.index for e in events] == list(range(len(events)))
+    info = run.result()
+    assert info.state == "SUCCEEDED" and info.head == "RATING" and info.rating_weight == 0.5
+    assert info.hyperparameters["mlp_hidden_size"] == [16]
+    assert 0.5 < info.test_auc < 1
+    row = info.to_dict()
+    assert row["run_id"] == run.run_id and row["epochs"][0]["epoch"] == 1
+    assert dataclasses.asdict(info) == row
+
+
+def test_watch_resumes_from_an_index_without_repeats(finished):
+    run = finished[0]
+    everything = list(run.watch())
+    assert list(run.watch(from_index=2)) == everything[2:]
+
+
+def test_evaluate_perturb_inspect_and_predictions(finished):
+    binary, rating = finished
+    ev = binary.evaluate(ranking_k=[10, 20])
+    assert ev.auc == pytest.approx(binary.info().test_auc, abs=1e-6)
+    assert set(ev.ranking) == {"ndcg@10", "recall@10", "ndcg@20", "recall@20"}
+    rows = rating.perturb([0.0, 0.5, 2.0], noise_seed=5)
+    assert [r.sigma for r in rows] == [0.0, 0.5, 2.0]
+    assert rows[2].auc < rows[0].auc
+    assert rating.perturb([0.0, 0.5, 2.0], noise_seed=5) == rows
+    ins = rating.inspect(lipschitz=True, lipschitz_rows=300)
+    assert len(ins.epochs) == 2 and "embedding_mean" in ins.epochs[0]
+    assert set(ins.weight_norms) == {"embedding", "user_item", "other"}
+    assert ins.lipschitz["rows"] == 300 and ins.lipschitz["median"] <= ins.lipschitz["max"]
+    preds = list(binary.predictions(limit=50))
+    assert len(preds) == 50 and all(0 < p.score < 1 for p in preds)
+
+
+def test_runs_listing_filters(client, finished):
+    listed = client.runs(tag="pytest")
+    assert {r.run_id for r in listed} == {r.run_id for r in finished}
+    assert all(r.state == "SUCCEEDED" for r in client.runs(state="SUCCEEDED"))
+
+
+def test_errors_carry_the_servers_message(client):
+    with pytest.raises(CtrlabError) as e:
+        client.train("synthetic", "NoSuchNet")
+    assert e.value.code == "INVALID_ARGUMENT" and e.value.message.startswith("unknown backbone 'NoSuchNet'")
+    with pytest.raises(CtrlabError) as e:
+        client.train("synthetic", "DCNV2", rating_weight=-0.5)
+    assert e.value.message == "rating_weight must be in [0, 1], got -0.5"
+    with pytest.raises(CtrlabError) as e:
+        client.run("missing-run")
+    assert e.value.code == "NOT_FOUND"
+    with pytest.raises(CtrlabError) as e:
+        client.train("synthetic", "DCNV2", head="SOFT")
+    assert e.value.code == "INVALID_ARGUMENT" and "head" in e.value.message
+
+
+def test_catalog(client):
+    names = {b["name"] for b in client.backbones()}
+    assert {"WideDeep", "NFM", "xDeepFM", "AutoInt", "FiGNN", "DCNV2", "EulerNet"} <= names
+    assert any(d["name"] == "synthetic" and d["available"] for d in client.datasets())
+    assert client.info()["device"].startswith("/device:")
+
+
+def test_tokens(tmp_path):
+    (tmp_path / "tokens.txt").write_text("alice a-token\n")
+    s = Server(tmp_path, "--tokens", str(tmp_path / "tokens.txt"))
+    try:
+        with Client(s.address) as anonymous:
+            with pytest.raises(CtrlabError) as e:
+                anonymous.info()
+            assert e.value.code == "UNAUTHENTICATED"
+        with Client(s.address, token="a-token") as alice:
+            assert alice.info()["user"] == "alice"
+    finally:
+        s.stop()
+
+
+def test_examples_run_against_the_server(server, tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "client-python" / "examples" / "compare_heads.py"),
+                          "--server", server.address, "--epochs", "1", "--quick"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "RATING - BINARY" in out.stdout
+    out = subprocess.run([sys.executable, str(ROOT / "client-python" / "examples" / "perturbation_curve.py"),
+                          "--server", server.address, "--epochs", "1", "--quick", "--out", str(tmp_path / "curve")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "curve.csv").read_text().startswith("sigma,head,auc,logloss")
