@@ -519,20 +519,71 @@ final class Commands {
     @Option(names = "--split", description = "TRAIN, VALID or TEST (default: ${DEFAULT-VALUE}).")
     Split split = Split.TEST;
 
+    @Option(names = "--ranking-k", split = ",", description = "Also NDCG@K and Recall@K for these K, e.g. 10,20.")
+    List<Integer> ks = List.of();
+
     @Override
     public Integer call() {
-      Table t = new Table("run", "split", "AUC", "LogLoss", "rows");
+      List<String> header = new ArrayList<>(List.of("run", "split", "AUC", "LogLoss", "rows"));
+      for (int k : ks) {
+        header.add("NDCG@" + k);
+        header.add("Recall@" + k);
+      }
+      Table t = new Table(header.toArray(new String[0]));
       List<EvaluateResponse> all = new ArrayList<>();
       for (String id : runIds) {
         EvaluateResponse r = root.blocking().evaluate(EvaluateRequest.newBuilder().setRunId(id).setSplit(split)
-            .build());
+            .addAllRankingK(ks).build());
         all.add(r);
-        t.row(id, split, fmt(r.getMetrics().getAuc()), fmt(r.getMetrics().getLogloss()),
-            String.format(Locale.ROOT, "%,d", r.getMetrics().getRows()));
+        List<Object> row = new ArrayList<>(List.of(id, split, fmt(r.getMetrics().getAuc()),
+            fmt(r.getMetrics().getLogloss()), String.format(Locale.ROOT, "%,d", r.getMetrics().getRows())));
+        for (int k : ks) {
+          row.add(fmt(r.getMetrics().getRankingOrDefault("ndcg@" + k, Double.NaN)));
+          row.add(fmt(r.getMetrics().getRankingOrDefault("recall@" + k, Double.NaN)));
+        }
+        t.row(row.toArray());
       }
       if (root.json) {
         all.forEach(r -> root.printJson(out(), r));
       } else {
+        t.print(out());
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "perturb", mixinStandardHelpOptions = true,
+      description = "Test AUC and LogLoss of finished runs under Gaussian noise on the embeddings, per sigma.",
+      footer = {"", "Example:", "  ctrlab perturb RUN_BINARY RUN_RATING --sigmas 0,0.01,0.03,0.05,0.07,0.09"})
+  static final class Perturb extends Base {
+    @Parameters(paramLabel = "RUN_ID", arity = "1..*")
+    List<String> runIds;
+
+    @Option(names = "--sigmas", split = ",", required = true, description = "Noise levels, e.g. 0,0.01,0.05.")
+    List<Double> sigmas;
+
+    @Option(names = "--noise-seed", description = "Seed of the noise (default: ${DEFAULT-VALUE}).")
+    long seed = 2020;
+
+    @Option(names = "--mode", description = "INPUT (fresh noise on every batch's embeddings, default) or TABLES.")
+    org.ctrlab.api.v1.PerturbMode mode = org.ctrlab.api.v1.PerturbMode.INPUT;
+
+    @Override
+    public Integer call() {
+      Table t = new Table("run", "sigma", "AUC", "LogLoss");
+      for (String id : runIds) {
+        var r = root.blocking().perturb(org.ctrlab.api.v1.PerturbRequest.newBuilder().setRunId(id)
+            .addAllSigmas(sigmas).setNoiseSeed(seed).setMode(mode).build());
+        if (root.json) {
+          root.printJson(out(), r);
+          continue;
+        }
+        for (var row : r.getResultsList()) {
+          t.row(id, String.valueOf(row.getSigma()), fmt(row.getMetrics().getAuc()),
+              fmt(row.getMetrics().getLogloss()));
+        }
+      }
+      if (!root.json) {
         t.print(out());
       }
       return 0;
@@ -549,10 +600,13 @@ final class Commands {
     @Option(names = "--per-step", description = "Include every training step's norms (JSON output).")
     boolean perStep;
 
+    @Option(names = "--lipschitz", description = "Also estimate ||dp/dE|| on test rows (mean, median, p95, max).")
+    boolean lipschitz;
+
     @Override
     public Integer call() {
       InspectResponse r = root.blocking().inspect(InspectRequest.newBuilder().setRunId(runId).setPerStep(perStep)
-          .build());
+          .setLipschitz(lipschitz).build());
       if (root.json) {
         root.printJson(out(), r);
         return 0;
@@ -571,6 +625,11 @@ final class Commands {
       t.print(out());
       out().println();
       r.getWeightNormsMap().forEach((g, v) -> out().printf(Locale.ROOT, "weight norm %-10s %.4f%n", g, v));
+      if (r.hasLipschitz()) {
+        var l = r.getLipschitz();
+        out().printf(Locale.ROOT, "||dp/dE|| over %d test rows: mean %.5f  median %.5f  p95 %.5f  max %.5f%n",
+            l.getRows(), l.getMean(), l.getMedian(), l.getP95(), l.getMax());
+      }
       return 0;
     }
   }

@@ -67,6 +67,15 @@ class CliLoopbackTest {
     assertEquals(0, eval.code(), eval.err());
     assertTrue(eval.out().contains("VALID"), eval.out());
 
+    Out rank = cli("evaluate", id, "--ranking-k", "5,10");
+    assertEquals(0, rank.code(), rank.err());
+    assertTrue(rank.out().contains("NDCG@5") && rank.out().contains("Recall@10"), rank.out());
+    Out noise = cli("perturb", id, "--sigmas", "0,0.5");
+    assertEquals(0, noise.code(), noise.err());
+    assertEquals(2 + 2, noise.out().strip().split("\n").length, noise.out());
+    Out ins = cli("inspect", id, "--lipschitz");
+    assertTrue(ins.out().contains("||dp/dE|| over"), ins.out());
+
     Out json = cli("--json", "show", id);
     assertTrue(json.out().contains("\"run_id\": \"" + id + "\""), json.out());
   }
