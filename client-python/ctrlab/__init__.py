@@ -19,8 +19,9 @@ from ctrlab.client import (  # noqa: F401
     Prediction,
     Run,
     RunInfo,
+    StudyInfo,
 )
 
 __all__ = ["Client", "CtrlabError", "Epoch", "Event", "EvalResult", "Inspection", "PerturbRow", "Prediction",
-           "Run", "RunInfo"]
+           "Run", "RunInfo", "StudyInfo"]
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Union
 import grpc
 
 try:
-    from ctrlab.v1 import catalog_pb2, common_pb2, experiments_pb2, runs_pb2, service_pb2_grpc
+    from ctrlab.v1 import catalog_pb2, common_pb2, experiments_pb2, runs_pb2, service_pb2_grpc, studies_pb2
 except ImportError as e:  # pragma: no cover - a clear message instead of a bare ImportError
     raise ImportError("ctrlab's generated gRPC modules are missing: run client-python/generate_stubs.sh") from e
 
@@ -159,6 +159,31 @@ class Prediction(_Dict):
     score: float
 
 
+@dataclass
+class StudyInfo(_Dict):
+    """A study: its runs and, per (backbone, head, lambda_r) cell, test AUC/LogLoss mean and std over seeds
+    (``rows``), and the RATING - BINARY AUC paired by seed with a 95% interval (``comparisons``)."""
+
+    study_id: str
+    name: str
+    dataset: str
+    run_ids: List[str]
+    finished: bool
+    rows: List[Dict[str, object]]
+    comparisons: List[Dict[str, object]]
+
+    @staticmethod
+    def _of(s) -> "StudyInfo":
+        rows = [dict(backbone=r.backbone, head=common_pb2.Head.Name(r.head), rating_weight=r.rating_weight,
+                     runs=r.runs, finished=r.finished, auc_mean=r.auc_mean, auc_std=r.auc_std,
+                     logloss_mean=r.logloss_mean, logloss_std=r.logloss_std,
+                     seconds_per_epoch=r.seconds_per_epoch, epochs_mean=r.epochs_mean) for r in s.rows]
+        comps = [dict(backbone=c.backbone, rating_weight=c.rating_weight, pairs=c.pairs,
+                      delta_auc_mean=c.delta_auc_mean, ci95_low=c.ci95_low, ci95_high=c.ci95_high)
+                 for c in s.comparisons]
+        return StudyInfo(s.study_id, s.name, s.request.dataset, list(s.run_ids), s.finished, rows, comps)
+
+
 def _value(v) -> object:
     kind = v.WhichOneof("kind")
     if kind == "list":
@@ -249,6 +274,33 @@ class Client:
         req = runs_pb2.ListRunsRequest(states=[_enum(common_pb2.RunState, s, "state") for s in states],
                                        backbone=backbone, dataset=dataset, tag=tag, owner=owner, limit=limit)
         return [RunInfo._of(r) for r in self._call("ListRuns", req).runs]
+
+    # Studies ------------------------------------------------------------------------------------------------------
+
+    def start_study(self, name: str, dataset: str, backbones: Sequence[str], *, heads: Sequence[str] = (),
+                    rating_weights: Sequence[float] = (), seeds: Sequence[int] = (),
+                    max_epochs: Optional[int] = None, hyperparameters: Optional[Dict[str, object]] = None,
+                    **settings) -> StudyInfo:
+        """Queues a grid of runs (backbones x heads x rating weights x seeds) as one study. ``settings`` are
+        other TrainRequest fields (learning_rate, batch_size, embedding_size, patience, ...)."""
+        base = runs_pb2.TrainRequest(**settings)
+        if max_epochs is not None:
+            base.max_epochs = max_epochs
+        for k, v in (hyperparameters or {}).items():
+            base.hyperparameters[k].CopyFrom(_param(v))
+        req = studies_pb2.StudyRequest(name=name, dataset=dataset, backbones=list(backbones),
+                                       heads=[_enum(common_pb2.Head, h, "head") for h in heads],
+                                       rating_weights=list(rating_weights), seeds=list(seeds), base=base)
+        return StudyInfo._of(self._call("StartStudy", req))
+
+    def study(self, study_id: str) -> StudyInfo:
+        return StudyInfo._of(self._call("GetStudy", studies_pb2.GetStudyRequest(study_id=study_id)))
+
+    def wait_study(self, study_id: str) -> StudyInfo:
+        """Blocks until every run of the study has ended and returns the aggregate."""
+        for rid in self.study(study_id).run_ids:
+            Run(self, rid).wait()
+        return self.study(study_id)
 
     # Catalog ------------------------------------------------------------------------------------------------------
 

@@ -67,6 +67,17 @@ def test_errors_carry_the_servers_message(client):
     assert e.value.code == "INVALID_ARGUMENT" and "head" in e.value.message
 
 
+def test_study_aggregates_over_seeds(client):
+    st = client.start_study("py-study", "synthetic", ["DCNV2"], rating_weights=[0.5], seeds=[1, 2], max_epochs=1,
+                            embedding_size=8, hyperparameters={"mlp_hidden_size": [16]})
+    assert len(st.run_ids) == 4
+    done = client.wait_study(st.study_id)
+    assert done.finished
+    assert [(r["head"], r["finished"]) for r in done.rows] == [("BINARY", 2), ("RATING", 2)]
+    assert done.comparisons[0]["pairs"] == 2
+    assert done.comparisons[0]["ci95_low"] <= done.comparisons[0]["delta_auc_mean"] <= done.comparisons[0]["ci95_high"]
+
+
 def test_catalog(client):
     names = {b["name"] for b in client.backbones()}
     assert {"WideDeep", "NFM", "xDeepFM", "AutoInt", "FiGNN", "DCNV2", "EulerNet"} <= names

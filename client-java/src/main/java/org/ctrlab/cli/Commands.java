@@ -49,7 +49,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** The subcommands of {@code ctrlab}. */
@@ -61,11 +60,23 @@ final class Commands {
 
   /** Shared plumbing: the root command (server, token, --json) and the output stream. */
   abstract static class Base implements Callable<Integer> {
-    @ParentCommand
     Ctrlab root;
 
     @Spec
     CommandSpec spec;
+
+    /** Finds the top-level command (server, token, --json), however deep this subcommand is, then runs. */
+    @Override
+    public final Integer call() {
+      CommandSpec top = spec;
+      while (top.parent() != null) {
+        top = top.parent();
+      }
+      root = (Ctrlab) top.userObject();
+      return run();
+    }
+
+    abstract Integer run();
 
     PrintWriter out() {
       return spec.commandLine().getOut();
@@ -278,7 +289,7 @@ final class Commands {
     boolean watch;
 
     @Override
-    public Integer call() {
+    Integer run() {
       TrainResponse r = root.blocking().train(run.request(head));
       if (!watch) {
         if (root.json) {
@@ -321,7 +332,7 @@ final class Commands {
     RunOptions run;
 
     @Override
-    public Integer call() {
+    Integer run() {
       List<String> ids = new ArrayList<>();
       for (Head h : List.of(Head.BINARY, Head.RATING)) {
         ids.add(root.blocking().train(run.request(h)).getRunId());
@@ -369,7 +380,7 @@ final class Commands {
     String runId;
 
     @Override
-    public Integer call() {
+    Integer run() {
       Run done = follow(root, runId, out(), root.json);
       if (root.json) {
         root.printJson(out(), done);
@@ -402,7 +413,7 @@ final class Commands {
     int limit = 50;
 
     @Override
-    public Integer call() {
+    Integer run() {
       ListRunsRequest.Builder b = ListRunsRequest.newBuilder().addAllStates(states).setLimit(limit);
       if (backbone != null) {
         b.setBackbone(backbone);
@@ -446,7 +457,7 @@ final class Commands {
     String runId;
 
     @Override
-    public Integer call() {
+    Integer run() {
       Run r = root.blocking().getRun(GetRunRequest.newBuilder().setRunId(runId).build());
       if (root.json) {
         root.printJson(out(), r);
@@ -497,7 +508,7 @@ final class Commands {
     String runId;
 
     @Override
-    public Integer call() {
+    Integer run() {
       Run r = root.blocking().cancelRun(CancelRunRequest.newBuilder().setRunId(runId).build());
       if (root.json) {
         root.printJson(out(), r);
@@ -523,7 +534,7 @@ final class Commands {
     List<Integer> ks = List.of();
 
     @Override
-    public Integer call() {
+    Integer run() {
       List<String> header = new ArrayList<>(List.of("run", "split", "AUC", "LogLoss", "rows"));
       for (int k : ks) {
         header.add("NDCG@" + k);
@@ -569,7 +580,7 @@ final class Commands {
     org.ctrlab.api.v1.PerturbMode mode = org.ctrlab.api.v1.PerturbMode.INPUT;
 
     @Override
-    public Integer call() {
+    Integer run() {
       Table t = new Table("run", "sigma", "AUC", "LogLoss");
       for (String id : runIds) {
         var r = root.blocking().perturb(org.ctrlab.api.v1.PerturbRequest.newBuilder().setRunId(id)
@@ -604,7 +615,7 @@ final class Commands {
     boolean lipschitz;
 
     @Override
-    public Integer call() {
+    Integer run() {
       InspectResponse r = root.blocking().inspect(InspectRequest.newBuilder().setRunId(runId).setPerStep(perStep)
           .setLipschitz(lipschitz).build());
       if (root.json) {
@@ -639,7 +650,7 @@ final class Commands {
       footer = {"", "Example:", "  ctrlab backbones"})
   static final class Backbones extends Base {
     @Override
-    public Integer call() {
+    Integer run() {
       ListBackbonesResponse r = root.blocking().listBackbones(ListBackbonesRequest.getDefaultInstance());
       if (root.json) {
         root.printJson(out(), r);
@@ -681,7 +692,7 @@ final class Commands {
       footer = {"", "Example:", "  ctrlab datasets"})
   static final class Datasets extends Base {
     @Override
-    public Integer call() {
+    Integer run() {
       ListDatasetsResponse r = root.blocking().listDatasets(ListDatasetsRequest.getDefaultInstance());
       if (root.json) {
         root.printJson(out(), r);
@@ -704,7 +715,7 @@ final class Commands {
       footer = {"", "Example:", "  ctrlab --server gpu-box:50051 info"})
   static final class Info extends Base {
     @Override
-    public Integer call() {
+    Integer run() {
       ServerInfo i = root.blocking().getServerInfo(ServerInfoRequest.getDefaultInstance());
       if (root.json) {
         root.printJson(out(), i);

@@ -93,6 +93,17 @@ class CliLoopbackTest {
   }
 
   @Test
+  void studyStartWatchAndShow() {
+    Out o = cli("study", "start", "--name", "cli-study", "--dataset", "synthetic", "--backbone", "DCNV2",
+        "--lambda", "0.5", "--seeds", "1,2", "--epochs", "1", "--watch");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("RATING - BINARY AUC"), o.out());
+    assertTrue(o.out().matches("(?s).*DCNV2\\s+RATING\\s+0\\.5\\s+2\\s+2.*"), o.out());
+    Out list = cli("study", "list");
+    assertTrue(list.out().contains("cli-study"), list.out());
+  }
+
+  @Test
   void helpHasExamplesAndCompletionScriptIsGenerated() {
     Out help = cli("train", "--help");
     assertTrue(help.out().contains("Examples:") && help.out().contains("ctrlab train --dataset"), help.out());

@@ -26,6 +26,7 @@ public final class RunConfigs {
   private final DatasetRegistry datasets;
   private final Map<String, BackboneInfo> backbones = new LinkedHashMap<>();
   private final Map<String, Map<String, Object>> modelTraining = new LinkedHashMap<>();
+  private final Map<String, Map<String, Object>> paperRatingWeights = new LinkedHashMap<>();
   private final Map<String, Object> training;
 
   @SuppressWarnings("unchecked")
@@ -43,6 +44,7 @@ public final class RunConfigs {
       }
       backbones.put(name, b.build());
       modelTraining.put(name, (Map<String, Object>) y.getOrDefault("training", Map.of()));
+      paperRatingWeights.put(name, (Map<String, Object>) y.getOrDefault("paper_rating_weight", Map.of()));
     }
   }
 
@@ -100,6 +102,12 @@ public final class RunConfigs {
       l.forEach(x -> b.addChoices(String.valueOf(x)));
     }
     return b.build();
+  }
+
+  /** The authors' lambda_r for a backbone on a dataset (METHOD.md 6.2), if configs/ records one. */
+  public java.util.Optional<Double> paperRatingWeight(String backbone, String dataset) {
+    Object v = paperRatingWeights.getOrDefault(backbone, Map.of()).get(dataset);
+    return v == null ? java.util.Optional.empty() : java.util.Optional.of(((Number) v).doubleValue());
   }
 
   /** Checks a request and fills every default. */

@@ -30,6 +30,11 @@ import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.ServerInfo;
 import org.ctrlab.api.v1.ServerInfoRequest;
 import org.ctrlab.api.v1.Split;
+import org.ctrlab.api.v1.Study;
+import org.ctrlab.api.v1.StudyRequest;
+import org.ctrlab.api.v1.GetStudyRequest;
+import org.ctrlab.api.v1.ListStudiesRequest;
+import org.ctrlab.api.v1.ListStudiesResponse;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.TrainResponse;
 import org.ctrlab.api.v1.WatchRunRequest;
@@ -80,7 +85,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
     }
     String msg = e.getMessage() == null ? e.toString() : e.getMessage();
     Status s;
-    if (e instanceof RunNotFoundException) {
+    if (e instanceof NotFoundException) {
       s = Status.NOT_FOUND;
     } else if (e instanceof IllegalArgumentException || e instanceof DataFormatException) {
       s = Status.INVALID_ARGUMENT;
@@ -247,6 +252,26 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       }
       return r;
     });
+  }
+
+  @Override
+  public void startStudy(StudyRequest req, StreamObserver<Study> out) {
+    unary(out, () -> runs.startStudy(req, user()));
+  }
+
+  @Override
+  public void getStudy(GetStudyRequest req, StreamObserver<Study> out) {
+    unary(out, () -> {
+      if (req.getStudyId().isEmpty()) {
+        throw new IllegalArgumentException("study_id is required");
+      }
+      return runs.study(req.getStudyId());
+    });
+  }
+
+  @Override
+  public void listStudies(ListStudiesRequest req, StreamObserver<ListStudiesResponse> out) {
+    unary(out, () -> ListStudiesResponse.newBuilder().addAllStudies(runs.studies(req.getLimit())).build());
   }
 
   @Override

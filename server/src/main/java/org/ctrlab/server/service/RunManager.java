@@ -38,6 +38,9 @@ import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.Split;
 import org.ctrlab.api.v1.StateChange;
 import org.ctrlab.api.v1.StepNorms;
+import org.ctrlab.api.v1.Study;
+import org.ctrlab.api.v1.StudyRequest;
+import org.ctrlab.api.v1.Head;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.data.DataSplit;
@@ -45,6 +48,7 @@ import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.data.DatasetRegistry;
 import org.ctrlab.server.experiments.Perturbation;
 import org.ctrlab.server.experiments.Ranking;
+import org.ctrlab.server.experiments.StudyStats;
 import org.ctrlab.server.model.CtrModel;
 import org.ctrlab.server.store.RunStore;
 import org.ctrlab.server.train.RunExecutor;
@@ -134,6 +138,82 @@ public final class RunManager implements AutoCloseable {
     publish(id, stateEvent(RunState.QUEUED, "queued"), true);
     queue.add(id);
     return run;
+  }
+
+  /**
+   * Queues every run of a study grid. All requests are checked first, so a bad grid queues nothing. Returns the
+   * study as stored (aggregates come from {@link #study}).
+   */
+  public Study startStudy(StudyRequest req, String owner) throws SQLException {
+    if (req.getName().isBlank()) {
+      throw new IllegalArgumentException("a study needs a name");
+    }
+    if (req.getBackbonesCount() == 0) {
+      throw new IllegalArgumentException("a study needs at least one backbone");
+    }
+    List<Head> heads = req.getHeadsCount() == 0 ? List.of(Head.BINARY, Head.RATING) : req.getHeadsList();
+    List<Long> seeds = req.getSeedsCount() == 0 ? List.of(2020L) : req.getSeedsList();
+    String id = newId();
+    List<TrainRequest> grid = new ArrayList<>();
+    for (String backbone : req.getBackbonesList()) {
+      for (long seed : seeds) {
+        for (Head head : heads) {
+          List<Double> weights = head != Head.RATING ? java.util.Collections.singletonList(null)
+              : req.getRatingWeightsCount() > 0 ? req.getRatingWeightsList()
+                  : java.util.Collections.singletonList(
+                      configs.paperRatingWeight(backbone, req.getDataset()).orElse(null));
+          for (Double w : weights) {
+            TrainRequest.Builder t = req.getBase().toBuilder().setDataset(req.getDataset()).setBackbone(backbone)
+                .setHead(head).setSeed(seed).addTags("study:" + id);
+            if (w != null) {
+              t.setRatingWeight(w);
+            } else {
+              t.clearRatingWeight();
+            }
+            if (t.getName().isEmpty()) {
+              t.setName(req.getName());
+            }
+            grid.add(t.build());
+          }
+        }
+      }
+    }
+    if (grid.size() > 500) {
+      throw new IllegalArgumentException("a study of " + grid.size() + " runs is too large (at most 500)");
+    }
+    for (TrainRequest t : grid) {
+      try {
+        configs.resolve(t);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(t.getBackbone() + "/" + t.getHead() + ": " + e.getMessage());
+      }
+    }
+    datasets.load(req.getDataset());
+    Study.Builder st = Study.newBuilder().setStudyId(id).setName(req.getName()).setOwner(owner).setRequest(req)
+        .setCreatedUnixMs(System.currentTimeMillis());
+    List<Run> runs = new ArrayList<>();
+    for (TrainRequest t : grid) {
+      runs.add(submit(t, owner));
+    }
+    runs.forEach(r -> st.addRunIds(r.getRunId()));
+    Study study = st.build();
+    store.insertStudy(study);
+    return study;
+  }
+
+  /** A study with its runs aggregated. */
+  public Study study(String id) throws SQLException {
+    Study s = store.study(id).orElseThrow(() -> new NotFoundException("no study with id '" + id + "'"));
+    List<Run> runs = new ArrayList<>();
+    for (String rid : s.getRunIdsList()) {
+      runs.add(get(rid));
+    }
+    return s.toBuilder().setFinished(runs.stream().allMatch(r -> isFinal(r.getState())))
+        .addAllRows(StudyStats.rows(runs)).addAllComparisons(StudyStats.comparisons(runs)).build();
+  }
+
+  public List<Study> studies(int limit) throws SQLException {
+    return store.studies(limit <= 0 ? 50 : limit);
   }
 
   private static String newId() {

@@ -41,6 +41,8 @@ public final class RunStore implements AutoCloseable {
           + " PRIMARY KEY (run_id, tag))");
       s.execute("CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, idx INTEGER NOT NULL, event BLOB NOT NULL,"
           + " PRIMARY KEY (run_id, idx))");
+      s.execute("CREATE TABLE IF NOT EXISTS studies (study_id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+          + " created_ms INTEGER NOT NULL, record BLOB NOT NULL)");
       s.execute("CREATE TABLE IF NOT EXISTS artifacts (run_id TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,"
           + " PRIMARY KEY (run_id, name))");
     }
@@ -204,6 +206,47 @@ public final class RunStore implements AutoCloseable {
       try (ResultSet rs = p.executeQuery()) {
         return rs.next() ? Optional.of(rs.getBytes(1)) : Optional.empty();
       }
+    }
+  }
+
+  public synchronized void insertStudy(org.ctrlab.api.v1.Study study) throws SQLException {
+    try (PreparedStatement p = db.prepareStatement("INSERT INTO studies VALUES (?,?,?,?)")) {
+      p.setString(1, study.getStudyId());
+      p.setString(2, study.getOwner());
+      p.setLong(3, study.getCreatedUnixMs());
+      p.setBytes(4, study.toByteArray());
+      p.executeUpdate();
+    }
+  }
+
+  public synchronized Optional<org.ctrlab.api.v1.Study> study(String id) throws SQLException {
+    try (PreparedStatement p = db.prepareStatement("SELECT record FROM studies WHERE study_id = ?")) {
+      p.setString(1, id);
+      try (ResultSet rs = p.executeQuery()) {
+        return rs.next() ? Optional.of(parseStudy(rs.getBytes(1))) : Optional.empty();
+      }
+    }
+  }
+
+  public synchronized List<org.ctrlab.api.v1.Study> studies(int limit) throws SQLException {
+    try (PreparedStatement p = db.prepareStatement(
+        "SELECT record FROM studies ORDER BY created_ms DESC, rowid DESC LIMIT ?")) {
+      p.setInt(1, limit);
+      List<org.ctrlab.api.v1.Study> out = new ArrayList<>();
+      try (ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          out.add(parseStudy(rs.getBytes(1)));
+        }
+      }
+      return out;
+    }
+  }
+
+  private static org.ctrlab.api.v1.Study parseStudy(byte[] b) throws SQLException {
+    try {
+      return org.ctrlab.api.v1.Study.parseFrom(b);
+    } catch (InvalidProtocolBufferException e) {
+      throw new SQLException("corrupt study record", e);
     }
   }
 

@@ -1,0 +1,108 @@
+package org.ctrlab.server.experiments;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.commons.math3.distribution.TDistribution;
+import org.ctrlab.api.v1.Head;
+import org.ctrlab.api.v1.ResolvedConfig;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.StudyComparison;
+import org.ctrlab.api.v1.StudyRow;
+
+/**
+ * Aggregates a study's runs: per (backbone, head, rating weight) cell the mean and sample standard deviation of test
+ * AUC and LogLoss over finished seeds; per (backbone, rating weight) the RATING - BINARY test AUC paired by seed,
+ * with a Student-t 95% interval of its mean.
+ */
+public final class StudyStats {
+  private StudyStats() {}
+
+  private record Cell(String backbone, Head head, double ratingWeight) {}
+
+  public static List<StudyRow> rows(List<Run> runs) {
+    Map<Cell, List<Run>> cells = new LinkedHashMap<>();
+    for (Run r : runs) {
+      cells.computeIfAbsent(cell(r.getResolved()), k -> new ArrayList<>()).add(r);
+    }
+    List<StudyRow> out = new ArrayList<>();
+    for (Map.Entry<Cell, List<Run>> e : cells.entrySet()) {
+      List<Run> done = e.getValue().stream().filter(r -> r.getState() == RunState.SUCCEEDED).toList();
+      double[] auc = done.stream().mapToDouble(r -> r.getTest().getAuc()).toArray();
+      double[] ll = done.stream().mapToDouble(r -> r.getTest().getLogloss()).toArray();
+      out.add(StudyRow.newBuilder().setBackbone(e.getKey().backbone()).setHead(e.getKey().head())
+          .setRatingWeight(e.getKey().ratingWeight()).setRuns(e.getValue().size()).setFinished(done.size())
+          .setAucMean(mean(auc)).setAucStd(std(auc)).setLoglossMean(mean(ll)).setLoglossStd(std(ll))
+          .setSecondsPerEpoch(mean(done.stream().mapToDouble(Run::getSecondsPerEpoch).toArray()))
+          .setEpochsMean(mean(done.stream().mapToDouble(Run::getEpochsCount).toArray())).build());
+    }
+    return out;
+  }
+
+  public static List<StudyComparison> comparisons(List<Run> runs) {
+    // BINARY test AUC by (backbone, seed).
+    Map<String, Double> binary = new LinkedHashMap<>();
+    for (Run r : runs) {
+      if (r.getState() == RunState.SUCCEEDED && r.getResolved().getHead() == Head.BINARY) {
+        binary.put(r.getResolved().getBackbone() + "@" + r.getResolved().getSeed(), r.getTest().getAuc());
+      }
+    }
+    Map<Cell, List<Double>> deltas = new LinkedHashMap<>();
+    for (Run r : runs) {
+      ResolvedConfig c = r.getResolved();
+      Double b = binary.get(c.getBackbone() + "@" + c.getSeed());
+      if (r.getState() == RunState.SUCCEEDED && c.getHead() == Head.RATING && b != null) {
+        deltas.computeIfAbsent(cell(c), k -> new ArrayList<>()).add(r.getTest().getAuc() - b);
+      }
+    }
+    List<StudyComparison> out = new ArrayList<>();
+    for (Map.Entry<Cell, List<Double>> e : deltas.entrySet()) {
+      double[] d = e.getValue().stream().mapToDouble(Double::doubleValue).toArray();
+      double[] ci = ci95(d);
+      out.add(StudyComparison.newBuilder().setBackbone(e.getKey().backbone())
+          .setRatingWeight(e.getKey().ratingWeight()).setPairs(d.length).setDeltaAucMean(mean(d))
+          .setCi95Low(ci[0]).setCi95High(ci[1]).build());
+    }
+    return out;
+  }
+
+  private static Cell cell(ResolvedConfig c) {
+    return new Cell(c.getBackbone(), c.getHead(), c.getHead() == Head.RATING ? c.getRatingWeight() : 0);
+  }
+
+  static double mean(double[] x) {
+    if (x.length == 0) {
+      return Double.NaN;
+    }
+    double s = 0;
+    for (double v : x) {
+      s += v;
+    }
+    return s / x.length;
+  }
+
+  /** Sample standard deviation (n - 1); 0 for one value. */
+  static double std(double[] x) {
+    if (x.length < 2) {
+      return x.length == 1 ? 0 : Double.NaN;
+    }
+    double m = mean(x);
+    double s = 0;
+    for (double v : x) {
+      s += (v - m) * (v - m);
+    }
+    return Math.sqrt(s / (x.length - 1));
+  }
+
+  /** mean +- t(0.975, n-1) sd / sqrt(n); NaN with fewer than two values. */
+  static double[] ci95(double[] x) {
+    if (x.length < 2) {
+      return new double[] {Double.NaN, Double.NaN};
+    }
+    double half = new TDistribution(x.length - 1).inverseCumulativeProbability(0.975) * std(x)
+        / Math.sqrt(x.length);
+    return new double[] {mean(x) - half, mean(x) + half};
+  }
+}
