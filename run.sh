@@ -33,7 +33,8 @@ demo() {
   local port=${CTRLAB_DEMO_PORT:-50071}
   java -jar "$server_jar" --port "$port" --data-dir "$data_dir" --run-dir .demo/runs > .demo/server.log 2>&1 &
   local pid=$!
-  trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+  # shellcheck disable=SC2064 # expand $pid now: the trap runs after this function's locals are gone
+  trap "kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true" EXIT
   for _ in $(seq 1 60); do
     if java -jar "$cli_jar" --server "localhost:$port" info > /dev/null 2>&1; then break; fi
     sleep 1

@@ -67,7 +67,7 @@ final class Commands {
 
     /** Finds the top-level command (server, token, --json), however deep this subcommand is, then runs. */
     @Override
-    public final Integer call() {
+    public final Integer call() throws Exception {
       CommandSpec top = spec;
       while (top.parent() != null) {
         top = top.parent();
@@ -76,7 +76,7 @@ final class Commands {
       return run();
     }
 
-    abstract Integer run();
+    abstract Integer run() throws Exception;
 
     PrintWriter out() {
       return spec.commandLine().getOut();

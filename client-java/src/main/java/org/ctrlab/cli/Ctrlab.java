@@ -22,7 +22,7 @@ import picocli.CommandLine.ScopeType;
     defaultValueProvider = Ctrlab.Defaults.class,
     subcommands = {Commands.Train.class, Commands.Compare.class, Commands.Watch.class, Commands.Runs.class,
         Commands.Show.class, Commands.Cancel.class, Commands.Evaluate.class, Commands.Perturb.class,
-        Commands.Inspect.class, StudyCommands.class,
+        Commands.Inspect.class, StudyCommands.class, Reproduce.class,
         Commands.Backbones.class, Commands.Datasets.class, Commands.Info.class,
         picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class},
     footer = {"", "Server and token come from --server/--token, else CTRLAB_SERVER/CTRLAB_TOKEN, else the",
@@ -166,6 +166,7 @@ public final class Ctrlab {
   }
 
   public static void main(String[] args) {
+    System.setProperty("java.awt.headless", "true"); // reproduce draws PNGs; no display is needed
     System.exit(run(args, System.out, System.err));
   }
 }

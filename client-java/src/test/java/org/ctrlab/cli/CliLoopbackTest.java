@@ -7,6 +7,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.ctrlab.server.CtrlabServer;
 import org.ctrlab.server.data.SyntheticData;
@@ -101,6 +102,23 @@ class CliLoopbackTest {
     assertTrue(o.out().matches("(?s).*DCNV2\\s+RATING\\s+0\\.5\\s+2\\s+2.*"), o.out());
     Out list = cli("study", "list");
     assertTrue(list.out().contains("cli-study"), list.out());
+  }
+
+  @Test
+  void reproduceWritesTablesAndFigures() throws Exception {
+    Path out = tmp.resolve("report");
+    Out o = cli("reproduce", "--dataset", "synthetic", "--quick", "--max-epochs", "1", "--lambdas", "0.5",
+        "--sigmas", "0,0.5", "--out", out.toString());
+    assertEquals(0, o.code(), o.err());
+    String md = java.nio.file.Files.readString(out.resolve("README.md"));
+    for (String s : List.of("## Table 1", "## Table 2", "## Table 3", "## Figure 2", "## Figure 3", "## Figure 4",
+        "| WideDeep | BINARY |", "a smoke test, not a reproduction")) {
+      assertTrue(md.contains(s), s + " missing in\n" + md);
+    }
+    for (String png : List.of("figure2_norms.png", "figure3_perturbation.png", "figure4_lambda.png")) {
+      byte[] b = java.nio.file.Files.readAllBytes(out.resolve(png));
+      assertTrue(b.length > 1000 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G', png);
+    }
   }
 
   @Test
