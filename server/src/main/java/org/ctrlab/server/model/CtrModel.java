@@ -211,16 +211,7 @@ public final class CtrModel implements AutoCloseable {
 
   /** Click probabilities of the fed batch into out[offset..offset+size). */
   public void predict(BatchFeeder batch, float[] out, int offset) {
-    try {
-      Session.Runner r = session.runner();
-      batch.feedFeatures(r, inputs);
-      r.fetch(prob);
-      try (Result res = r.run()) {
-        ((TFloat32) res.get(0)).copyTo(DataBuffers.of(out, false, false).slice(offset, batch.size()));
-      }
-    } finally {
-      batch.close();
-    }
+    fetchRows(batch, prob, null, out, offset);
   }
 
   /**
@@ -229,23 +220,25 @@ public final class CtrModel implements AutoCloseable {
    */
   public void predictNoisy(BatchFeeder batch, float sigma, long seed, long batchIndex, float[] out, int offset) {
     try (TFloat32 s = TFloat32.scalarOf(sigma); TInt64 sd = TInt64.vectorOf(seed, batchIndex)) {
-      Session.Runner r = session.runner();
-      batch.feedFeatures(r, inputs);
-      r.feed(noiseSigma, s).feed(noiseSeed, sd).fetch(noisyProb);
-      try (Result res = r.run()) {
-        ((TFloat32) res.get(0)).copyTo(DataBuffers.of(out, false, false).slice(offset, batch.size()));
-      }
-    } finally {
-      batch.close();
+      fetchRows(batch, noisyProb, r -> r.feed(noiseSigma, s).feed(noiseSeed, sd), out, offset);
     }
   }
 
   /** Per row of the fed batch, the L2 norm of the gradient of its click probability in its field embeddings. */
   public void inputGradientNorms(BatchFeeder batch, float[] out, int offset) {
+    fetchRows(batch, inputGradNorm, null, out, offset);
+  }
+
+  /** Runs one per-row output [B] on the fed batch (plus optional extra feeds) into out[offset..]. */
+  private void fetchRows(BatchFeeder batch, Operand<TFloat32> output, java.util.function.Consumer<Session.Runner> feeds,
+      float[] out, int offset) {
     try {
       Session.Runner r = session.runner();
       batch.feedFeatures(r, inputs);
-      r.fetch(inputGradNorm);
+      if (feeds != null) {
+        feeds.accept(r);
+      }
+      r.fetch(output);
       try (Result res = r.run()) {
         ((TFloat32) res.get(0)).copyTo(DataBuffers.of(out, false, false).slice(offset, batch.size()));
       }

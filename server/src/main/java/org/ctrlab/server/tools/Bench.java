@@ -75,6 +75,8 @@ public final class Bench implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "%s (loaded in %.1f s)%n", ds.describe(), (System.nanoTime() - t0) / 1e9);
     System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %7s %6s %6s%n", "backbone", "head", "testAUC", "logloss",
         "s/epoch", "ratio", "epochs", "best");
+    System.out.println("(s/epoch: mean training-pass seconds of epochs 2.. (epoch 1 if only one); ratio: RATING over"
+        + " BINARY in this process)");
     for (String bb : backbones) {
       double binarySeconds = Double.NaN;
       for (Head h : heads) {
@@ -105,7 +107,9 @@ public final class Bench implements Callable<Integer> {
               }
             }
           });
-          double sec = o.secondsPerEpoch();
+          // Steady state: the first epoch also pays for graph warm-up, so it is left out when there are more.
+          double sec = log.size() > 1 ? log.subList(1, log.size()).stream()
+              .mapToDouble(EpochResult::getTrainSeconds).average().orElse(0) : o.secondsPerEpoch();
           if (h == Head.BINARY) {
             binarySeconds = sec;
           }

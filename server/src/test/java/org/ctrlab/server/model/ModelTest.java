@@ -4,15 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import org.ctrlab.api.v1.Aggregation;
 import org.ctrlab.api.v1.Head;
 import org.ctrlab.server.TestData;
 import org.ctrlab.server.data.DataSplit;
 import org.ctrlab.server.data.Dataset;
-import org.ctrlab.server.nn.Param;
 import org.ctrlab.server.train.TrainListener;
 import org.ctrlab.server.train.Trainer;
 import org.junit.jupiter.api.BeforeAll;
@@ -20,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+/** Untrained AUC is chance; after training, the best checkpoint (not the last epoch) is what evaluates. */
 class ModelTest {
   @TempDir
   static Path tmp;
@@ -39,27 +37,7 @@ class ModelTest {
 
   @ParameterizedTest
   @EnumSource(value = Head.class, names = {"BINARY", "RATING"})
-  void oneStepMovesEveryTrainableVariable(Head head) {
-    try (CtrModel m = new CtrModel(dcnv2(head), data.fields);
-        BatchFeeder f = new BatchFeeder(data, 256)) {
-      List<float[]> before = m.snapshot();
-      int[] rows = new int[256];
-      Arrays.setAll(rows, i -> i);
-      f.fill(rows, 0, rows.length);
-      float[] out = new float[4];
-      m.trainStep(f, 1e-3f, 1, out);
-      List<float[]> after = m.snapshot();
-      for (int i = 0; i < before.size(); i++) {
-        Param p = m.checkpointParams().get(i);
-        assertTrue(!Arrays.equals(before.get(i), after.get(i)), p.name + " did not change after a step");
-      }
-      assertTrue(out[0] > 0 && out[1] > 0 && out[2] > 0 && out[3] > 0, Arrays.toString(out));
-    }
-  }
-
-  @ParameterizedTest
-  @EnumSource(value = Head.class, names = {"BINARY", "RATING"})
-  void learnsThePlantedSignal(Head head) {
+  void restoresTheBestCheckpointBeforeTest(Head head) {
     try (CtrModel m = new CtrModel(dcnv2(head), data.fields)) {
       DataSplit split = DataSplit.of(data.rows, 5);
       Trainer.Evaluation before = Trainer.evaluate(m, data, split.test, 4096);
@@ -67,7 +45,9 @@ class ModelTest {
           new TrainListener() {});
       assertEquals(0.5, before.auc(), 0.06);
       assertTrue(o.test().auc() > 0.66, "test AUC " + o.test().auc());
-      // The best checkpoint is what was restored: evaluating again gives the same numbers.
+      // The best checkpoint is what was restored: its validation AUC is the best epoch's, whatever came after,
+      // and evaluating again (another batch size) gives the same test numbers.
+      assertEquals(o.epochs().get(o.bestEpoch() - 1).getValidAuc(), o.valid().auc(), 1e-9);
       assertEquals(o.test().auc(), Trainer.evaluate(m, data, split.test, 1000).auc(), 1e-9);
     }
   }
