@@ -113,7 +113,12 @@ public final class CtrModel implements AutoCloseable {
           .setInterOpParallelismThreads(config.threads())
           .build();
       session = new Session(graph, cp);
-      net.initialize(session);
+      try {
+        net.initialize(session);
+      } catch (RuntimeException ex) {
+        session.close(); // a graph cannot close while a session holds it
+        throw ex;
+      }
     } catch (RuntimeException ex) {
       graph.close();
       throw ex;

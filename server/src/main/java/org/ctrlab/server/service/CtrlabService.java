@@ -75,8 +75,12 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       out.onError(toStatus(e));
       return;
     }
-    out.onNext(result);
-    out.onCompleted();
+    try {
+      out.onNext(result);
+      out.onCompleted();
+    } catch (StatusRuntimeException | IllegalStateException gone) {
+      // the client cancelled or went away; nothing to answer
+    }
   }
 
   static StatusRuntimeException toStatus(Exception e) {
@@ -231,10 +235,18 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       if (req.getLimit() < 0) {
         throw new IllegalArgumentException("limit must be >= 0");
       }
-      runs.predict(req.getRunId(), split(req.getSplitValue()), req.getLimit(), 2048, out::onNext);
+      ServerCallStreamObserver<PredictBatch> call = (ServerCallStreamObserver<PredictBatch>) out;
+      runs.predict(req.getRunId(), split(req.getSplitValue()), req.getLimit(), 2048, b -> {
+        if (call.isCancelled()) {
+          throw Status.CANCELLED.withDescription("client went away").asRuntimeException();
+        }
+        call.onNext(b);
+      });
       out.onCompleted();
     } catch (Exception e) {
-      out.onError(toStatus(e));
+      if (!((ServerCallStreamObserver<PredictBatch>) out).isCancelled()) {
+        out.onError(toStatus(e));
+      }
     }
   }
 

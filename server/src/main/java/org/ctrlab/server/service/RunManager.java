@@ -320,11 +320,21 @@ public final class RunManager implements AutoCloseable {
     return RunEvent.newBuilder().setState(StateChange.newBuilder().setState(s).setMessage(msg)).build();
   }
 
+  /**
+   * Records a final state and publishes it under the event lock, so a watcher that starts meanwhile either sees the
+   * state event in the replay or receives it live.
+   */
   private Run finish(Run.Builder r, RunState state, String message) throws SQLException {
     Run done = r.setState(state).setMessage(message).setFinishedUnixMs(System.currentTimeMillis()).build();
-    store.update(done);
-    publish(done.getRunId(), stateEvent(state, message), true);
-    cancelFlags.remove(done.getRunId());
+    synchronized (eventLock) {
+      store.update(done);
+      try {
+        publish(done.getRunId(), stateEvent(state, message), true);
+      } finally {
+        cancelFlags.remove(done.getRunId());
+        lastIndex.remove(done.getRunId());
+      }
+    }
     return done;
   }
 
@@ -337,7 +347,12 @@ public final class RunManager implements AutoCloseable {
         return;
       }
       if (id != null) {
-        execute(id);
+        try {
+          execute(id);
+        } catch (Throwable t) {
+          // Never let one run's failure (a store error while recording it, say) stop the queue.
+          System.err.println("ctrlab: run " + id + " could not be recorded: " + t);
+        }
       }
     }
   }
@@ -351,9 +366,11 @@ public final class RunManager implements AutoCloseable {
       }
       r = current.toBuilder().setState(RunState.RUNNING).setStartedUnixMs(System.currentTimeMillis())
           .setDevice(device);
-      store.update(r.build());
-      publish(id, stateEvent(RunState.RUNNING, "running on " + device), true);
-    } catch (SQLException e) {
+      synchronized (eventLock) {
+        store.update(r.build());
+        publish(id, stateEvent(RunState.RUNNING, "running on " + device), true);
+      }
+    } catch (SQLException | RuntimeException e) {
       return;
     }
     long t0 = System.nanoTime();
@@ -438,10 +455,14 @@ public final class RunManager implements AutoCloseable {
     }
   }
 
+  /** Finishes a run that failed or was cancelled, unless its stored record is already final (never downgraded). */
   private void safeFinish(Run.Builder r, RunState s, String msg) {
     try {
+      if (isFinal(get(r.getRunId()).getState())) {
+        return;
+      }
       finish(r, s, msg);
-    } catch (SQLException ignored) {
+    } catch (SQLException | RuntimeException ignored) {
       // the store is gone (shutdown); the run is marked FAILED at the next start
     }
   }
@@ -584,6 +605,9 @@ public final class RunManager implements AutoCloseable {
     } catch (IOException e) {
       m.close();
       throw new UncheckedIOException("cannot read the checkpoint of run " + r.getRunId(), e);
+    } catch (RuntimeException e) {
+      m.close();
+      throw e;
     }
     models.put(r.getRunId(), m);
     if (models.size() > 2) {
