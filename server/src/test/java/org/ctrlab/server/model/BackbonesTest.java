@@ -99,6 +99,25 @@ class BackbonesTest {
     }
   }
 
+  /** Untrained AUC is chance; after training, the best checkpoint (not the last epoch) is what evaluates. */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(value = Head.class, names = {"BINARY", "RATING"})
+  void restoresTheBestCheckpointBeforeTest(Head head) {
+    try (CtrModel m = new CtrModel(config("DCNV2", head), data.fields)) {
+      DataSplit split = DataSplit.of(data.rows, 5);
+      Trainer.Evaluation before = Trainer.evaluate(m, data, split.test, 4096);
+      Trainer.Outcome o = Trainer.train(m, data, split, new Trainer.Settings(0.01, 512, 4096, 8, 2, 5),
+          new TrainListener() {});
+      org.junit.jupiter.api.Assertions.assertEquals(0.5, before.auc(), 0.06);
+      // Its validation AUC is the best epoch's, whatever came after, and evaluating again (another batch size)
+      // gives the same test numbers.
+      org.junit.jupiter.api.Assertions.assertEquals(o.epochs().get(o.bestEpoch() - 1).getValidAuc(),
+          o.valid().auc(), 1e-9);
+      org.junit.jupiter.api.Assertions.assertEquals(o.test().auc(),
+          Trainer.evaluate(m, data, split.test, 1000).auc(), 1e-9);
+    }
+  }
+
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("cases")
   void learnsThePlantedSignal(String backbone, Head head) {
