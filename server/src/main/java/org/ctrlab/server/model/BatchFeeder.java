@@ -41,10 +41,6 @@ public final class BatchFeeder implements AutoCloseable {
     this.classes = new int[capacity];
   }
 
-  public int capacity() {
-    return capacity;
-  }
-
   public int size() {
     return size;
   }

@@ -3,7 +3,6 @@ package org.ctrlab.server.nn;
 import java.util.ArrayList;
 import java.util.List;
 import org.ctrlab.server.data.Field;
-import org.ctrlab.server.data.FieldType;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.core.Placeholder;
@@ -67,9 +66,5 @@ public final class FeatureInputs {
     var tf = net.tf;
     return tf.expandDims(tf.dtypes.cast(tf.math.notEqual(seqs.get(s), tf.constant(0)), TFloat32.class),
         tf.constant(-1));
-  }
-
-  static boolean isToken(Field f) {
-    return f.type() == FieldType.TOKEN;
   }
 }

@@ -16,7 +16,6 @@ import org.tensorflow.op.core.Assign;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 
 /**
  * The graph under construction and its variables. Layers create their {@link Param}s here when they are built and
@@ -92,14 +91,6 @@ public final class Net {
 
   public long seed() {
     return seed;
-  }
-
-  public Operand<TFloat32> scalar(float v) {
-    return tf.constant(v);
-  }
-
-  public Operand<TInt32> ints(int... v) {
-    return tf.constant(v);
   }
 
   /** Draws every parameter's initial value from a generator seeded by the run's seed and assigns it. */

@@ -1,6 +1,5 @@
 package org.ctrlab.server.nn;
 
-import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.train.BatchMatMul;
@@ -63,9 +62,5 @@ public final class SelfAttention {
     var tf = net.tf;
     return tf.linalg.transpose(tf.reshape(x, tf.constant(new int[] {-1, fields, heads, dh})),
         tf.constant(new int[] {0, 2, 1, 3}));
-  }
-
-  public List<Param> inputWeights() {
-    return List.of(wq, wk, wv);
   }
 }
