@@ -91,6 +91,7 @@ public final class CtrModel implements AutoCloseable {
       optimizer = new AdamW(net, trainable, g, 0.9, 0.999, 1e-8, config.weightDecay());
       updates.add(optimizer.update);
       trainOp = tf.withControlDependencies(updates).withName("train_step").noOp();
+      dropoutMasks = new DropoutFeeder(net.dropoutSlots());
 
       // Evaluation pass, and per row the L2 norm of d p / d E (an empirical Lipschitz constant of the click
       // probability in the field embeddings; rows are independent in evaluation, so one gradient of the sum gives
@@ -126,6 +127,7 @@ public final class CtrModel implements AutoCloseable {
   }
 
   private final org.tensorflow.op.Op trainOp;
+  private final DropoutFeeder dropoutMasks;
 
   private Operand<TFloat32> groupNorms(List<Param> trainable, List<Operand<TFloat32>> g) {
     var tf = net.tf;
@@ -167,11 +169,14 @@ public final class CtrModel implements AutoCloseable {
    * into out[0..3].
    */
   public void trainStep(BatchFeeder batch, float learningRate, int step, float[] out) {
-    try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step)) {
+    try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step);
+        TInt64 rng = TInt64.scalarOf(step)) {
       Session.Runner r = session.runner();
       batch.feedFeatures(r, inputs);
       batch.feedLabels(r, label, ratingClass);
-      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).addTarget(trainOp).fetch(loss).fetch(gradNorms);
+      dropoutMasks.feed(r, batch.size(), step);
+      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.rngStep(), rng).addTarget(trainOp)
+          .fetch(loss).fetch(gradNorms);
       try (Result res = r.run()) {
         out[0] = ((TFloat32) res.get(0)).getFloat();
         TFloat32 norms = (TFloat32) res.get(1);
@@ -181,6 +186,7 @@ public final class CtrModel implements AutoCloseable {
       }
     } finally {
       batch.close();
+      dropoutMasks.close();
     }
   }
 
@@ -190,11 +196,14 @@ public final class CtrModel implements AutoCloseable {
    */
   public java.util.Map<String, Double> profileStep(BatchFeeder batch, float learningRate, int step) {
     java.util.Map<String, Double> perType = new java.util.TreeMap<>();
-    try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step)) {
+    try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step);
+        TInt64 rng = TInt64.scalarOf(step)) {
       Session.Runner r = session.runner();
       batch.feedFeatures(r, inputs);
       batch.feedLabels(r, label, ratingClass);
-      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).addTarget(trainOp).fetch(loss)
+      dropoutMasks.feed(r, batch.size(), step);
+      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.rngStep(), rng).addTarget(trainOp)
+          .fetch(loss)
           .setOptions(org.tensorflow.proto.RunOptions.newBuilder()
               .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build());
       try (Result res = r.runAndFetchMetadata()) {
@@ -210,6 +219,7 @@ public final class CtrModel implements AutoCloseable {
       }
     } finally {
       batch.close();
+      dropoutMasks.close();
     }
     return perType;
   }
@@ -368,6 +378,7 @@ public final class CtrModel implements AutoCloseable {
 
   @Override
   public void close() {
+    dropoutMasks.shutdown();
     session.close();
     graph.close();
   }

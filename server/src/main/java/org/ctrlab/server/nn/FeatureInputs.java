@@ -40,6 +40,10 @@ public final class FeatureInputs {
     }
     floats = floatFields.isEmpty() ? null
         : tf.withName("floats").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, floatFields.size())));
+    Operand<?> any = tokens != null ? tokens : !seqs.isEmpty() ? seqs.get(0) : floats;
+    if (any != null) {
+      net.setBatchRows(tf.slice(tf.shape(any), tf.constant(new int[] {0}), tf.constant(new int[] {1})));
+    }
   }
 
   public int numFields() {

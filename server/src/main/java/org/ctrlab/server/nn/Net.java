@@ -16,6 +16,8 @@ import org.tensorflow.op.core.Assign;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 
 /**
  * The graph under construction and its variables. Layers create their {@link Param}s here when they are built and
@@ -26,13 +28,57 @@ public final class Net {
   public final Ops tf;
   private final List<Param> params = new ArrayList<>();
   private final List<Op> trainUpdates = new ArrayList<>();
+  private final List<Dropout.Slot> dropoutSlots = new ArrayList<>();
   private final long seed;
   private long opSeeds;
+  private final Operand<TInt64> rngStep;
+  private Operand<TInt32> batchRows;
 
   public Net(Graph graph, long seed) {
     this.graph = graph;
     this.tf = Ops.create(graph);
     this.seed = seed;
+    this.rngStep = tf.withName("rng_step").placeholderWithDefault(tf.constant(0L), Shape.scalar());
+  }
+
+  /**
+   * The counter that, with an op's own seed, keys the stateless random ops of a training pass (dropout masks): the
+   * trainer feeds the global step, so every step draws fresh masks and a run repeats exactly. Defaults to 0.
+   */
+  public Operand<TInt64> rngStep() {
+    return rngStep;
+  }
+
+  /** A key for a random op, from the run's seed and the op's index, so that runs are repeatable. */
+  public long nextOpKey() {
+    return seed * 0x9E3779B97F4A7C15L + (++opSeeds);
+  }
+
+  /** The [2] seed of a stateless random op: its key and the step. */
+  public Operand<TInt64> statelessSeed(long key) {
+    return tf.stack(List.of(tf.constant(key), rngStep));
+  }
+
+  /**
+   * Sets the batch size as a [1] tensor computed from the input placeholders only (no path from any variable), so
+   * that ops shaped by it stay out of the gradient graph.
+   */
+  public void setBatchRows(Operand<TInt32> rows) {
+    this.batchRows = rows;
+  }
+
+  /** The batch size as a [1] tensor, or null when the net has no input placeholders. */
+  public Operand<TInt32> batchRows() {
+    return batchRows;
+  }
+
+  /** Registers a dropout mask that a training pass may feed. */
+  public void addDropoutSlot(Dropout.Slot slot) {
+    dropoutSlots.add(slot);
+  }
+
+  public List<Dropout.Slot> dropoutSlots() {
+    return Collections.unmodifiableList(dropoutSlots);
   }
 
   /** Creates a float variable with its read, restore placeholder and assign ops. */
@@ -82,11 +128,6 @@ public final class Net {
 
   public List<Op> trainUpdates() {
     return Collections.unmodifiableList(trainUpdates);
-  }
-
-  /** A fresh op-level seed for a random op, derived from the run's seed, so that runs are repeatable. */
-  public long nextOpSeed() {
-    return ++opSeeds;
   }
 
   public long seed() {

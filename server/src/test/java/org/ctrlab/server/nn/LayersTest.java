@@ -12,6 +12,7 @@ import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt64;
 import org.tensorflow.types.TInt32;
 
 class LayersTest {
@@ -107,6 +108,69 @@ class LayersTest {
       org.junit.jupiter.api.Assertions.assertEquals(1.0, mean, 0.03);
       org.junit.jupiter.api.Assertions.assertEquals(0.2, zeros / (double) train.length, 0.03);
       assertArrayEquals(GraphTest.flat(ones), g.eval(Dropout.apply(g.net, x, 0.2, false)));
+
+      // The mask is keyed by the fed step: the same step repeats it, another step draws a new one.
+      Operand<TFloat32> d = Dropout.apply(g.net, x, 0.2, true);
+      try (TInt64 s1 = TInt64.scalarOf(1); TInt64 s2 = TInt64.scalarOf(2)) {
+        float[] a = g.eval(d, Map.of(g.net.rngStep(), s1));
+        assertArrayEquals(a, g.eval(d, Map.of(g.net.rngStep(), s1)));
+        org.junit.jupiter.api.Assertions.assertFalse(java.util.Arrays.equals(a, g.eval(d, Map.of(g.net.rngStep(), s2))));
+      }
+    }
+  }
+  @Test
+  void javaDrawnDropoutMasksHaveTheRateAndAreKeyedByStep() {
+    int n = 200_003;
+    float[] a = new float[n];
+    Dropout.draw(a, n, 0.2, 7, 1);
+    int zeros = 0;
+    for (float v : a) {
+      org.junit.jupiter.api.Assertions.assertTrue(v == 0f || v == 1.25f, "value " + v);
+      zeros += v == 0f ? 1 : 0;
+    }
+    // Binomial(n, 0.2): sd 0.0009; 0.005 is more than five sd.
+    org.junit.jupiter.api.Assertions.assertEquals(0.2, zeros / (double) n, 0.005);
+    float[] again = new float[n];
+    Dropout.draw(again, n, 0.2, 7, 1);
+    assertArrayEquals(a, again);
+    float[] prefix = new float[1001];
+    Dropout.draw(prefix, 1001, 0.2, 7, 1);
+    assertArrayEquals(java.util.Arrays.copyOf(a, 1001), prefix);
+    Dropout.draw(again, n, 0.2, 7, 2);
+    org.junit.jupiter.api.Assertions.assertFalse(java.util.Arrays.equals(a, again));
+    Dropout.draw(again, n, 0.2, 8, 1);
+    org.junit.jupiter.api.Assertions.assertFalse(java.util.Arrays.equals(a, again));
+    float[] half = new float[n];
+    Dropout.draw(half, n, 0.5, 7, 1);
+    double kept = 0;
+    for (float v : half) {
+      kept += v / 2 / n;
+    }
+    org.junit.jupiter.api.Assertions.assertEquals(0.5, kept, 0.005);
+  }
+
+  @Test
+  void dropoutOnABatchInputHasAFeedableMask() {
+    try (GraphTest g = new GraphTest()) {
+      var tf = g.net.tf;
+      var in = tf.placeholder(TFloat32.class, org.tensorflow.op.core.Placeholder.shape(Shape.of(-1, 4)));
+      g.net.setBatchRows(tf.slice(tf.shape(in), tf.constant(new int[] {0}), tf.constant(new int[] {1})));
+      Operand<TFloat32> y = Dropout.apply(g.net, in, 0.5, true);
+      org.junit.jupiter.api.Assertions.assertEquals(1, g.net.dropoutSlots().size());
+      Dropout.Slot slot = g.net.dropoutSlots().get(0);
+      org.junit.jupiter.api.Assertions.assertEquals(4, slot.rowSize());
+      float[][] x = {{1, 2, 3, 4}, {5, 6, 7, 8}};
+      float[][] mask = {{2, 0, 2, 0}, {0, 0, 2, 2}};
+      try (TFloat32 xt = TFloat32.tensorOf(org.tensorflow.ndarray.StdArrays.ndCopyOf(x));
+          TFloat32 mt = TFloat32.tensorOf(org.tensorflow.ndarray.StdArrays.ndCopyOf(mask))) {
+        assertArrayEquals(new float[] {2, 0, 6, 0, 0, 0, 14, 16}, g.eval(y, Map.of(in, xt, slot.mask(), mt)));
+        // Unfed, the graph draws its own mask: every element is 0 or 2x.
+        float[] own = g.eval(y, Map.of(in, xt));
+        for (int i = 0; i < own.length; i++) {
+          float xi = x[i / 4][i % 4];
+          org.junit.jupiter.api.Assertions.assertTrue(own[i] == 0 || own[i] == 2 * xi, "element " + i);
+        }
+      }
     }
   }
 }

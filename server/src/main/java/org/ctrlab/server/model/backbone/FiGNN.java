@@ -42,8 +42,8 @@ public final class FiGNN implements Backbone {
   public Operand<TFloat32> logits(Net net, Operand<TFloat32> e, FeatureInputs raw, boolean training) {
     var tf = net.tf;
     Operand<TFloat32> flat = tf.reshape(e, tf.constant(new int[] {-1, dim}));
-    Operand<TFloat32> u = tf.reshape(Dropout.apply(net, attEmbedding.apply(net, flat), hiddenDropout, training),
-        tf.constant(new int[] {-1, fields, att}));
+    Operand<TFloat32> u = Dropout.apply(net, tf.reshape(attEmbedding.apply(net, flat),
+        tf.constant(new int[] {-1, fields, att})), hiddenDropout, training);
     Operand<TFloat32> res = tf.reshape(residual.apply(net, flat), tf.constant(new int[] {-1, fields, att}));
     Operand<TFloat32> h0 = tf.nn.relu(tf.math.add(mha.apply(net, u, fields, training), res));
     return scoring.apply(net, graph.apply(net, h0));
