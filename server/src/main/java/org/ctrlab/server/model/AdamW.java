@@ -18,7 +18,7 @@ import org.tensorflow.types.TFloat32;
  *   p = p (1 - lr wd) - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
  * </pre>
  * With wd = 0 this is torch's Adam, which the authors ran. The learning rate and step are fed, so schedules and
- * resuming need no new ops.
+ * resuming need no new ops. Each variable is updated by one fused ApplyAdam kernel (after its decay, if any).
  */
 public final class AdamW {
   public final Placeholder<TFloat32> learningRate;
@@ -33,10 +33,13 @@ public final class AdamW {
     Operand<TFloat32> b1 = tf.constant((float) beta1);
     Operand<TFloat32> b2 = tf.constant((float) beta2);
     Operand<TFloat32> one = tf.constant(1f);
-    Operand<TFloat32> bc1 = tf.math.sub(one, tf.math.pow(b1, step));
-    Operand<TFloat32> bc2 = tf.math.sub(one, tf.math.pow(b2, step));
+    Operand<TFloat32> b1Power = tf.math.pow(b1, step);
+    Operand<TFloat32> b2Power = tf.math.pow(b2, step);
+    // TensorFlow's fused ApplyAdam adds epsilon before the bias correction of v; feeding eps * sqrt(1 - b2^t)
+    // makes it torch's update exactly: lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps sqrt(1-b2^t))
+    //   = lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+    Operand<TFloat32> epsilon = tf.math.mul(tf.constant((float) eps), tf.math.sqrt(tf.math.sub(one, b2Power)));
     Operand<TFloat32> decay = tf.math.sub(one, tf.math.mul(learningRate, tf.constant((float) weightDecay)));
-    Operand<TFloat32> epsilon = tf.constant((float) eps);
     // Gate: no variable changes before every gradient is computed (backprop still reads the weights).
     List<Op> gradOps = new ArrayList<>();
     for (Operand<TFloat32> g : grads) {
@@ -49,14 +52,12 @@ public final class AdamW {
       Operand<TFloat32> g = gated.identity(grads.get(i));
       Param m = net.param(p.name + "/adam_m", p.shape, Init.zeros(), Param.Group.SLOT, false);
       Param v = net.param(p.name + "/adam_v", p.shape, Init.zeros(), Param.Group.SLOT, false);
-      Operand<TFloat32> m1 = tf.math.add(tf.math.mul(b1, m.read), tf.math.mul(tf.math.sub(one, b1), g));
-      Operand<TFloat32> v1 = tf.math.add(tf.math.mul(b2, v.read), tf.math.mul(tf.math.sub(one, b2), tf.math.square(g)));
-      Operand<TFloat32> denom = tf.math.add(tf.math.sqrt(tf.math.div(v1, bc2)), epsilon);
-      Operand<TFloat32> delta = tf.math.mul(learningRate, tf.math.div(tf.math.div(m1, bc1), denom));
-      Operand<TFloat32> p1 = tf.math.sub(tf.math.mul(p.read, decay), delta);
-      assigns.add(tf.assign(m.var, m1));
-      assigns.add(tf.assign(v.var, v1));
-      assigns.add(tf.assign(p.var, p1));
+      var adam = gated;
+      if (weightDecay != 0) {
+        // Decoupled decay first, as torch: p <- p (1 - lr wd), then the Adam step.
+        adam = tf.withControlDependencies(List.of(gated.assign(p.var, tf.math.mul(p.read, decay))));
+      }
+      assigns.add(adam.train.applyAdam(p.var, m.var, v.var, b1Power, b2Power, learningRate, b1, b2, epsilon, g));
     }
     update = tf.withControlDependencies(assigns).withName("adamw_update").noOp();
   }
