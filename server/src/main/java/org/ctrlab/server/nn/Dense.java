@@ -25,6 +25,6 @@ public final class Dense {
   /** x: [B, in] -> [B, out]. */
   public Operand<TFloat32> apply(Net net, Operand<TFloat32> x) {
     Operand<TFloat32> y = net.tf.linalg.matMul(x, w.read);
-    return b == null ? y : net.tf.math.add(y, b.read);
+    return b == null ? y : net.tf.nn.biasAdd(y, b.read); // BiasAdd: fusable with the MatMul, cheap gradient
   }
 }
