@@ -5,6 +5,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.ctrlab.api.v1.EpochResult;
 import org.ctrlab.server.data.DataSplit;
 import org.ctrlab.server.data.Dataset;
@@ -47,19 +50,42 @@ public final class Trainer {
     double trainSeconds = 0;
     float[] out = new float[1 + groups];
     int batches = (order.length + s.batchSize() - 1) / s.batchSize();
-    try (BatchFeeder feeder = new BatchFeeder(ds, s.batchSize())) {
+    // Two feeders: while TensorFlow runs a step on one, a background thread copies the next batch into the other.
+    ExecutorService filler = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "ctrlab-batch-fill");
+      t.setDaemon(true);
+      return t;
+    });
+    try (BatchFeeder feederA = new BatchFeeder(ds, s.batchSize());
+        BatchFeeder feederB = new BatchFeeder(ds, s.batchSize())) {
       for (int epoch = 1; epoch <= s.maxEpochs(); epoch++) {
         DataSplit.shuffle(order, shuffleRng);
         long t0 = System.nanoTime();
         double lossSum = 0;
         double[][] summary = new double[groups][2];
+        BatchFeeder feeder = feederA;
+        BatchFeeder next = feederB;
+        fill(feeder, order, 0, s.batchSize());
         for (int b = 0; b < batches; b++) {
           if (listener.cancelled()) {
             throw new CancellationException("cancelled in epoch " + epoch);
           }
-          int from = b * s.batchSize();
-          feeder.fill(order, from, Math.min(order.length, from + s.batchSize()));
-          model.trainStep(feeder, (float) s.learningRate(), ++steps, out);
+          CompletableFuture<Void> prefetch = null;
+          if (b + 1 < batches) {
+            BatchFeeder nextFeeder = next;
+            int nextBatch = b + 1;
+            prefetch = CompletableFuture.runAsync(() -> fill(nextFeeder, order, nextBatch, s.batchSize()), filler);
+          }
+          try {
+            model.trainStep(feeder, (float) s.learningRate(), ++steps, out);
+          } finally {
+            if (prefetch != null) {
+              prefetch.join();
+            }
+          }
+          BatchFeeder done = feeder;
+          feeder = next;
+          next = done;
           if (!Double.isFinite(out[0])) {
             throw new IllegalStateException("training loss is " + out[0] + " at epoch " + epoch + ", batch "
                 + (b + 1) + "; try a smaller learning rate");
@@ -101,12 +127,19 @@ public final class Trainer {
           break;
         }
       }
+    } finally {
+      filler.shutdownNow();
     }
     model.restore(best);
     Evaluation valid = evaluate(model, ds, split.valid, s.evalBatchSize());
     Evaluation test = evaluate(model, ds, split.test, s.evalBatchSize());
     return new Outcome(epochs, bestEpoch, best, valid, test, trainSeconds / Math.max(1, epochs.size()),
         new GradientLog(Arrays.copyOf(stepNorms, steps * groups), steps, normSummaries));
+  }
+
+  private static void fill(BatchFeeder f, int[] order, int batch, int batchSize) {
+    int from = batch * batchSize;
+    f.fill(order, from, Math.min(order.length, from + batchSize));
   }
 
   /** Click probabilities for the given rows and their AUC and LogLoss. */
