@@ -320,7 +320,7 @@ class Client:
         i = self._call("GetServerInfo", catalog_pb2.ServerInfoRequest())
         return {"version": i.version, "device": i.device, "tensorflow": i.tensorflow_version,
                 "queue_length": i.queue_length, "workers": i.workers, "user": i.user,
-                "auth_required": i.auth_required}
+                "auth_required": i.auth_required, "onednn": i.onednn}
 
 
 class Run:

@@ -723,7 +723,7 @@ final class Commands {
       }
       out().printf("server      %s (ctrlab %s, TensorFlow %s)%n", root.server, i.getVersion(),
           i.getTensorflowVersion());
-      out().printf("device      %s%n", i.getDevice());
+      out().printf("device      %s%s%n", i.getDevice(), i.getOnednn() ? ", oneDNN CPU kernels" : "");
       out().printf("queue       %d waiting, %d worker(s)%n", i.getQueueLength(), i.getWorkers());
       out().printf("you         %s%s%n", i.getUser(), i.getAuthRequired() ? " (token required)" : "");
       return 0;

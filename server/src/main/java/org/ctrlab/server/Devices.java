@@ -52,6 +52,15 @@ public final class Devices {
     return out;
   }
 
+  /**
+   * Whether TensorFlow's oneDNN CPU kernels were asked for with TF_ENABLE_ONEDNN_OPTS (read once, when TensorFlow
+   * starts; a JVM cannot set its own environment, so launchers set it: run.sh and the Docker images do).
+   */
+  public static boolean oneDnn() {
+    String v = System.getenv("TF_ENABLE_ONEDNN_OPTS");
+    return v != null && (v.equals("1") || v.equalsIgnoreCase("true"));
+  }
+
   /** The device runs execute on: the first GPU if TensorFlow sees one, else the CPU, with the core count. */
   public static String describe() {
     try {

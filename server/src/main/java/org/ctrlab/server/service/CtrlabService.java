@@ -312,6 +312,6 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   public void getServerInfo(ServerInfoRequest req, StreamObserver<ServerInfo> out) {
     unary(out, () -> ServerInfo.newBuilder().setVersion(VERSION).setDevice(runs.device())
         .setTensorflowVersion(TensorFlow.version()).setQueueLength(runs.queueLength()).setWorkers(runs.workers())
-        .setAuthRequired(authRequired).setUser(user()).build());
+        .setAuthRequired(authRequired).setUser(user()).setOnednn(org.ctrlab.server.Devices.oneDnn()).build());
   }
 }

@@ -73,6 +73,8 @@ public final class Bench implements Callable<Integer> {
     long t0 = System.nanoTime();
     Dataset ds = reg.load(dataset);
     System.out.printf(Locale.ROOT, "%s (loaded in %.1f s)%n", ds.describe(), (System.nanoTime() - t0) / 1e9);
+    System.out.printf(Locale.ROOT, "device %s, TensorFlow threads %d, oneDNN CPU kernels %s%n",
+        org.ctrlab.server.Devices.describe(), threads, org.ctrlab.server.Devices.oneDnn() ? "on" : "off");
     System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %7s %6s %6s%n", "backbone", "head", "testAUC", "logloss",
         "s/epoch", "ratio", "epochs", "best");
     System.out.println("(s/epoch: mean training-pass seconds of epochs 2.. (epoch 1 if only one); ratio: RATING over"
