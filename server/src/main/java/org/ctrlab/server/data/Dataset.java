@@ -27,7 +27,10 @@ public final class Dataset {
   public final float[] labels;
   /** rating - 1, in 0..4. */
   public final int[] ratingClasses;
-  /** Positions of user_id and item_id among the token fields (-1 if absent). */
+  /**
+   * Positions of the user and item id fields (the dataset's user_field and item_field) among the token fields (-1
+   * if absent).
+   */
   public final int userColumn;
   public final int itemColumn;
   /** The raw (file) id of each user and item id; index 0 is PAD. */

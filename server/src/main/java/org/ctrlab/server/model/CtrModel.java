@@ -9,6 +9,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.ctrlab.api.v1.Head;
+import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.data.Field;
 import org.ctrlab.server.model.backbone.Backbone;
 import org.ctrlab.server.model.backbone.BackboneContext;
@@ -58,9 +59,21 @@ public final class CtrModel implements AutoCloseable {
   private final Placeholder<org.tensorflow.types.TInt64> noiseSeed;
   private final Operand<TFloat32> noisyProb;
   private final List<Param> checkpointParams;
+  private final List<Integer> userItemColumns;
 
-  public CtrModel(ModelConfig config, List<Field> fields) {
+  /** The model for a dataset's fields; its user and item id columns make the "user_item" norm group. */
+  public CtrModel(ModelConfig config, Dataset ds) {
+    this(config, ds.fields, ds.userColumn, ds.itemColumn);
+  }
+
+  /**
+   * The model for these fields; userColumn and itemColumn are the positions of the user and item ids among the
+   * token fields (-1 if absent), whose embedding rows make the "user_item" gradient and weight norm group.
+   */
+  public CtrModel(ModelConfig config, List<Field> fields, int userColumn, int itemColumn) {
     this.config = config;
+    this.userItemColumns = java.util.stream.IntStream.of(userColumn, itemColumn).filter(c -> c >= 0).boxed()
+        .toList();
     this.graph = new Graph();
     try {
       net = new Net(graph, config.seed());
@@ -142,7 +155,7 @@ public final class CtrModel implements AutoCloseable {
         other = tf.math.add(other, sq);
       }
       if (trainable.get(i) == embedding.tokenTable) {
-        for (int col : userItemColumns()) {
+        for (int col : userItemColumns) {
           int[] range = embedding.tokenRowRange(inputs, col);
           Operand<TFloat32> rows = tf.slice(g.get(i), tf.constant(new int[] {range[0], 0}),
               tf.constant(new int[] {range[1] - range[0], config.embeddingSize()}));
@@ -151,17 +164,6 @@ public final class CtrModel implements AutoCloseable {
       }
     }
     return tf.math.sqrt(tf.stack(List.of(emb, userItem, other)));
-  }
-
-  private List<Integer> userItemColumns() {
-    List<Integer> cols = new ArrayList<>();
-    for (int c = 0; c < inputs.tokenFields.size(); c++) {
-      String n = inputs.tokenFields.get(c).name();
-      if (n.equals("user_id") || n.equals("item_id")) {
-        cols.add(c);
-      }
-    }
-    return cols;
   }
 
   /**
@@ -301,7 +303,7 @@ public final class CtrModel implements AutoCloseable {
     double emb = 0;
     double ui = 0;
     double other = 0;
-    List<Integer> cols = userItemColumns();
+    List<Integer> cols = userItemColumns;
     for (int i = 0; i < checkpointParams.size(); i++) {
       Param p = checkpointParams.get(i);
       if (!p.trainable) {

@@ -382,7 +382,7 @@ public final class RunManager implements AutoCloseable {
       Dataset ds = datasets.load(c.getDataset());
       publish(id, log("data: " + ds.describe()), true);
       final Run.Builder rec = r;
-      try (CtrModel model = new CtrModel(RunExecutor.modelConfig(c, threads), ds.fields)) {
+      try (CtrModel model = new CtrModel(RunExecutor.modelConfig(c, threads), ds)) {
         rec.setParameters(model.trainableScalars());
         publish(id, log(String.format("model: %s with the %s head, %,d trainable parameters", c.getBackbone(),
             c.getHead(), model.trainableScalars())), true);
@@ -599,7 +599,7 @@ public final class RunManager implements AutoCloseable {
     if (m != null) {
       return m;
     }
-    m = new CtrModel(RunExecutor.modelConfig(r.getResolved(), threads), ds.fields);
+    m = new CtrModel(RunExecutor.modelConfig(r.getResolved(), threads), ds);
     try {
       m.restore(m.load(runDir.resolve(r.getRunId()).resolve("checkpoint.bin")));
     } catch (IOException e) {

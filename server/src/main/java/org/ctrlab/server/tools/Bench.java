@@ -95,7 +95,7 @@ public final class Bench implements Callable<Integer> {
         set.forEach((k, v) -> req.putHyperparameters(k, parse(v)));
         ResolvedConfig c = rc.resolve(req.build());
         List<EpochResult> log = new ArrayList<>();
-        try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, threads), ds.fields)) {
+        try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, threads), ds)) {
           if (profile) {
             profile(m, ds, c);
           }

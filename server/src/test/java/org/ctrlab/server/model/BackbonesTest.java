@@ -79,7 +79,7 @@ class BackbonesTest {
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("cases")
   void gradientsReachEveryTrainableVariable(String backbone, Head head) {
-    try (CtrModel m = new CtrModel(config(backbone, head), data.fields);
+    try (CtrModel m = new CtrModel(config(backbone, head), data);
         BatchFeeder f = new BatchFeeder(data, 512)) {
       List<float[]> before = m.snapshot();
       int[] rows = new int[512];
@@ -103,7 +103,7 @@ class BackbonesTest {
   @ParameterizedTest
   @org.junit.jupiter.params.provider.EnumSource(value = Head.class, names = {"BINARY", "RATING"})
   void restoresTheBestCheckpointBeforeTest(Head head) {
-    try (CtrModel m = new CtrModel(config("DCNV2", head), data.fields)) {
+    try (CtrModel m = new CtrModel(config("DCNV2", head), data)) {
       DataSplit split = DataSplit.of(data.rows, 5);
       Trainer.Evaluation before = Trainer.evaluate(m, data, split.test, 4096);
       Trainer.Outcome o = Trainer.train(m, data, split, new Trainer.Settings(0.01, 512, 4096, 8, 2, 5),
@@ -121,7 +121,7 @@ class BackbonesTest {
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("cases")
   void learnsThePlantedSignal(String backbone, Head head) {
-    try (CtrModel m = new CtrModel(config(backbone, head), data.fields)) {
+    try (CtrModel m = new CtrModel(config(backbone, head), data)) {
       DataSplit split = DataSplit.of(data.rows, 9);
       Trainer.Outcome o = Trainer.train(m, data, split, new Trainer.Settings(0.01, 512, 4096, 6, 1, 9),
           new TrainListener() {});
