@@ -42,8 +42,13 @@ final class DropoutFeeder implements AutoCloseable {
       return;
     }
     if (ahead != null) {
-      ahead.join();
-      ahead = null;
+      try {
+        ahead.join();
+      } catch (RuntimeException e) {
+        aheadStep = -1; // draw this step's masks here instead
+      } finally {
+        ahead = null;
+      }
     }
     // A mask drawn ahead for at least as many rows is, in its prefix, the mask for fewer (a short last batch).
     if (aheadStep != step || aheadRows < batchSize) {

@@ -40,6 +40,12 @@ public final class Dropout {
       Shape row = s.tail();
       mask = tf.placeholderWithDefault(mask, Shape.of(-1).append(row));
       net.addDropoutSlot(new Slot(mask, row, Math.toIntExact(row.size()), p, key));
+      // The mask has one row per example: fail loudly if x's first dimension is not the batch (a [1, ...] mask
+      // would otherwise broadcast over a one-row batch of some other shape). A control edge: no gradient path.
+      Operand<TInt32> lead = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
+      var check = tf.assertThat(tf.reduceAll(tf.math.equal(lead, net.batchRows()), tf.constant(0)),
+          List.of(tf.constant("dropout input's first dimension is not the batch size")));
+      return tf.withControlDependencies(List.of(check)).math.mul(x, mask);
     }
     return tf.math.mul(x, mask);
   }
@@ -53,13 +59,13 @@ public final class Dropout {
   }
 
   /**
-   * Writes n mask values for a slot at a step into out: each is 0 with probability p (p rounded to a multiple of
-   * 2^-16) and 1/(1-p) otherwise, from a SplitMix64 stream seeded by (key, step), 16 bits per element. A mask for
-   * fewer elements is a prefix of one for more.
+   * Writes n mask values for a slot at a step into out: each is 0 with probability q (p rounded to a multiple of
+   * 2^-16) and 1/(1-q) otherwise, so that its mean is exactly 1, from a SplitMix64 stream seeded by (key, step),
+   * 16 bits per element. A mask for fewer elements is a prefix of one for more.
    */
   public static void draw(float[] out, int n, double p, long key, long step) {
     long threshold = Math.round(p * 65536.0);
-    int scale = Float.floatToIntBits((float) (1.0 / (1.0 - p)));
+    int scale = Float.floatToIntBits((float) (1.0 / (1.0 - threshold / 65536.0)));
     long state = mix(key ^ mix(step + 0x632BE59BD9B4E019L));
     // Branch-free: a 16-bit draw below the threshold makes (draw - threshold) negative, so ((d - t) >>> 63) - 1 is
     // 0 (dropped) or all ones (kept), a mask on the bits of 1/(1-p).

@@ -78,10 +78,18 @@ public final class Trainer {
           }
           try {
             model.trainStep(feeder, (float) s.learningRate(), ++steps, out);
-          } finally {
+          } catch (RuntimeException e) {
             if (prefetch != null) {
-              prefetch.join();
+              try {
+                prefetch.join();
+              } catch (RuntimeException f) {
+                e.addSuppressed(f);
+              }
             }
+            throw e;
+          }
+          if (prefetch != null) {
+            prefetch.join();
           }
           BatchFeeder done = feeder;
           feeder = next;

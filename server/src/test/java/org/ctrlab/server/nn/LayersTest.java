@@ -114,7 +114,8 @@ class LayersTest {
       try (TInt64 s1 = TInt64.scalarOf(1); TInt64 s2 = TInt64.scalarOf(2)) {
         float[] a = g.eval(d, Map.of(g.net.rngStep(), s1));
         assertArrayEquals(a, g.eval(d, Map.of(g.net.rngStep(), s1)));
-        org.junit.jupiter.api.Assertions.assertFalse(java.util.Arrays.equals(a, g.eval(d, Map.of(g.net.rngStep(), s2))));
+        float[] b = g.eval(d, Map.of(g.net.rngStep(), s2));
+        org.junit.jupiter.api.Assertions.assertFalse(java.util.Arrays.equals(a, b));
       }
     }
   }
@@ -124,8 +125,9 @@ class LayersTest {
     float[] a = new float[n];
     Dropout.draw(a, n, 0.2, 7, 1);
     int zeros = 0;
+    float scale = (float) (1 / (1 - 13107 / 65536.0)); // p = 0.2 as a multiple of 2^-16; the mask's mean is 1
     for (float v : a) {
-      org.junit.jupiter.api.Assertions.assertTrue(v == 0f || v == 1.25f, "value " + v);
+      org.junit.jupiter.api.Assertions.assertTrue(v == 0f || v == scale, "value " + v);
       zeros += v == 0f ? 1 : 0;
     }
     // Binomial(n, 0.2): sd 0.0009; 0.005 is more than five sd.
@@ -170,6 +172,11 @@ class LayersTest {
           float xi = x[i / 4][i % 4];
           org.junit.jupiter.api.Assertions.assertTrue(own[i] == 0 || own[i] == 2 * xi, "element " + i);
         }
+        // A dropout on a tensor whose rows are not the batch's fails with a message instead of broadcasting.
+        Operand<TFloat32> wrong = Dropout.apply(g.net, tf.reshape(in, tf.constant(new int[] {-1, 2})), 0.5, true);
+        var ex = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+            () -> g.eval(wrong, Map.of(in, xt)));
+        org.junit.jupiter.api.Assertions.assertTrue(ex.getMessage().contains("not the batch size"), ex.getMessage());
       }
     }
   }
