@@ -53,12 +53,27 @@ public final class Devices {
   }
 
   /**
-   * Whether TensorFlow's oneDNN CPU kernels were asked for with TF_ENABLE_ONEDNN_OPTS (read once, when TensorFlow
-   * starts; a JVM cannot set its own environment, so launchers set it: run.sh and the Docker images do).
+   * Whether TensorFlow uses its oneDNN CPU kernels, by its own rule (TF 2.18 on Linux): TF_ENABLE_ONEDNN_OPTS if
+   * set, else on only for CPUs with AVX-512 VNNI/BF16, AVX-VNNI or AMX. TensorFlow reads it once at start and a JVM
+   * cannot set its own environment, so launchers set it (run.sh and the CPU Docker image do).
    */
   public static boolean oneDnn() {
     String v = System.getenv("TF_ENABLE_ONEDNN_OPTS");
-    return v != null && (v.equals("1") || v.equalsIgnoreCase("true"));
+    if (v != null && !v.isBlank()) {
+      return v.equals("1") || v.equalsIgnoreCase("true");
+    }
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("flags")) {
+          List<String> flags = List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
+          return java.util.stream.Stream.of("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8",
+              "amx_bf16").anyMatch(flags::contains);
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not Linux, or unreadable: TensorFlow's default elsewhere is off
+    }
+    return false;
   }
 
   /** The device runs execute on: the first GPU if TensorFlow sees one, else the CPU, with the core count. */

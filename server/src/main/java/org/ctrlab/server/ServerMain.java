@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code ctrlab-server}: serve the gRPC API, or benchmark in-process with {@code bench}. */
 @Command(name = "ctrlab-server", mixinStandardHelpOptions = true, version = "ctrlab-server " + CtrlabService.VERSION,
     description = "Serve ctrlab's gRPC API: a queue of CTR training runs with BINARY and RATING heads.",
-    subcommands = {Bench.class},
+    subcommands = {Bench.class, org.ctrlab.server.tools.MatmulFloor.class},
     footer = {"", "Examples:",
         "  ctrlab-server --data-dir ../shared/data                 # ML-1M from ../shared/data/ml-1m",
         "  ctrlab-server --port 50051 --tokens tokens.txt          # per-user tokens, one 'user token' a line",
@@ -57,7 +57,7 @@ public final class ServerMain implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(new Thread(s::close, "ctrlab-shutdown"));
     System.out.printf("ctrlab-server %s listening on %s:%d, device %s, runs in %s%n", CtrlabService.VERSION, host,
         s.port(), s.device, runDir.toAbsolutePath());
-    if (!Devices.oneDnn() && !s.device.contains("GPU")) {
+    if (System.getenv("TF_ENABLE_ONEDNN_OPTS") == null && !Devices.oneDnn() && !s.device.contains("GPU")) {
       System.out.println("hint: start with TF_ENABLE_ONEDNN_OPTS=1 in the environment for TensorFlow's oneDNN CPU"
           + " kernels (about a fifth faster training steps on CPUs without AVX-512; run.sh and the Docker images"
           + " set it)");
