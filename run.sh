@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # TensorFlow's oneDNN CPU kernels: read once when TensorFlow starts, off by default on CPUs without AVX-512 VNNI/BF16
-# or AMX (such as this project's 2-core AMD box), where they make a training step about a fifth faster.
+# or AMX (such as this project's 2-core AMD box), where they make training much faster (docs/results.md).
 export TF_ENABLE_ONEDNN_OPTS="${TF_ENABLE_ONEDNN_OPTS:-1}"
 
 MVN=(mvn -B -q)

@@ -59,7 +59,7 @@ public final class ServerMain implements Callable<Integer> {
         s.port(), s.device, runDir.toAbsolutePath());
     if (System.getenv("TF_ENABLE_ONEDNN_OPTS") == null && !Devices.oneDnn() && !s.device.contains("GPU")) {
       System.out.println("hint: start with TF_ENABLE_ONEDNN_OPTS=1 in the environment for TensorFlow's oneDNN CPU"
-          + " kernels (about a fifth faster training steps on CPUs without AVX-512; run.sh and the Docker images"
+          + " kernels (much faster training on CPUs without AVX-512, see docs/results.md; run.sh and the Docker images"
           + " set it)");
     }
     System.out.flush();
