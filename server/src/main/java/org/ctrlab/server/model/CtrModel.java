@@ -173,12 +173,7 @@ public final class CtrModel implements AutoCloseable {
   public void trainStep(BatchFeeder batch, float learningRate, int step, float[] out) {
     try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step);
         TInt64 rng = TInt64.scalarOf(step)) {
-      Session.Runner r = session.runner();
-      batch.feedFeatures(r, inputs);
-      batch.feedLabels(r, label, ratingClass);
-      dropoutMasks.feed(r, batch.size(), step);
-      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.rngStep(), rng).addTarget(trainOp)
-          .fetch(loss).fetch(gradNorms);
+      Session.Runner r = trainRunner(batch, lr, t, rng, step).fetch(gradNorms);
       try (Result res = r.run()) {
         out[0] = ((TFloat32) res.get(0)).getFloat();
         TFloat32 norms = (TFloat32) res.get(1);
@@ -192,6 +187,16 @@ public final class CtrModel implements AutoCloseable {
     }
   }
 
+  /** A runner for one training step on the fed batch (features, labels, masks, optimizer inputs), fetching the loss. */
+  private Session.Runner trainRunner(BatchFeeder batch, TFloat32 lr, TFloat32 t, TInt64 rng, int step) {
+    Session.Runner r = session.runner();
+    batch.feedFeatures(r, inputs);
+    batch.feedLabels(r, label, ratingClass);
+    dropoutMasks.feed(r, batch.size(), step);
+    return r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.rngStep(), rng).addTarget(trainOp)
+        .fetch(loss);
+  }
+
   /**
    * Runs one training step with full tracing and returns the wall time per op type in milliseconds (for the bench
    * command's --profile; it does update the weights).
@@ -200,12 +205,7 @@ public final class CtrModel implements AutoCloseable {
     java.util.Map<String, Double> perType = new java.util.TreeMap<>();
     try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step);
         TInt64 rng = TInt64.scalarOf(step)) {
-      Session.Runner r = session.runner();
-      batch.feedFeatures(r, inputs);
-      batch.feedLabels(r, label, ratingClass);
-      dropoutMasks.feed(r, batch.size(), step);
-      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.rngStep(), rng).addTarget(trainOp)
-          .fetch(loss)
+      Session.Runner r = trainRunner(batch, lr, t, rng, step)
           .setOptions(org.tensorflow.proto.RunOptions.newBuilder()
               .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build());
       try (Result res = r.runAndFetchMetadata()) {

@@ -130,10 +130,6 @@ public final class Net {
     return Collections.unmodifiableList(trainUpdates);
   }
 
-  public long seed() {
-    return seed;
-  }
-
   /** Draws every parameter's initial value from a generator seeded by the run's seed and assigns it. */
   public void initialize(Session session) {
     SplittableRandom rng = new SplittableRandom(seed);
