@@ -50,20 +50,25 @@ public final class Cin {
     var tf = net.tf;
     Operand<TFloat32> x0 = tf.linalg.transpose(e, tf.constant(new int[] {0, 2, 1})); // [B, d, F]
     Operand<TFloat32> x = x0;
+    Operand<TFloat32> x0r = tf.reshape(x0, tf.constant(new int[] {-1, 1, fields})); // [B d, 1, F]
     int m = fields;
     List<Operand<TFloat32>> outs = new ArrayList<>();
     for (int k = 0; k < sizes.length; k++) {
       // Z[b, c, h, j] = x[b, c, h] * x0[b, c, j] -> [B * d, m * F]
-      Operand<TFloat32> z = tf.math.mul(tf.expandDims(x, tf.constant(3)), tf.expandDims(x0, tf.constant(2)));
+      // as a batched matrix product of [B d, m, 1] by [B d, 1, F]: its gradients are two batched products, where
+      // a broadcast Mul's are two [B d, m, F] products each summed over an axis
+      Operand<TFloat32> z = tf.train.batchMatMul(tf.reshape(x, tf.constant(new int[] {-1, m, 1})), x0r, TFloat32.class);
       Operand<TFloat32> flat = tf.reshape(z, tf.constant(new int[] {-1, m * fields}));
-      Operand<TFloat32> o = tf.nn.relu(tf.math.add(tf.linalg.matMul(flat, weights.get(k).read), biases.get(k).read));
+      Operand<TFloat32> o = tf.nn.relu(tf.nn.biasAdd(tf.linalg.matMul(flat, weights.get(k).read), biases.get(k).read));
       Operand<TFloat32> o3 = tf.reshape(o, tf.constant(new int[] {-1, dim, sizes[k]})); // [B, d, H_k]
       if (k == sizes.length - 1) {
         outs.add(o3);
       } else {
         int half = sizes[k] / 2;
-        x = tf.slice(o3, tf.constant(new int[] {0, 0, 0}), tf.constant(new int[] {-1, -1, half}));
-        outs.add(tf.slice(o3, tf.constant(new int[] {0, 0, half}), tf.constant(new int[] {-1, -1, half})));
+        // Split, not two Slices: its gradient is one Concat, where each Slice's is a Pad to full width and an AddN
+        var halves = tf.split(tf.constant(2), o3, 2L).output();
+        x = halves.get(0);
+        outs.add(halves.get(1));
         m = half;
       }
     }
