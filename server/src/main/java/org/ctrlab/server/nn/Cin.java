@@ -54,9 +54,9 @@ public final class Cin {
     int m = fields;
     List<Operand<TFloat32>> outs = new ArrayList<>();
     for (int k = 0; k < sizes.length; k++) {
-      // Z[b, c, h, j] = x[b, c, h] * x0[b, c, j] -> [B * d, m * F]
-      // as a batched matrix product of [B d, m, 1] by [B d, 1, F]: its gradients are two batched products, where
-      // a broadcast Mul's are two [B d, m, F] products each summed over an axis
+      // Z[b, c, h, j] = x[b, c, h] * x0[b, c, j] -> [B * d, m * F], as a batched product of [B d, m, 1] by
+      // [B d, 1, F]: its gradients are two batched products, where a broadcast Mul's are two [B d, m, F] products,
+      // each then summed over an axis.
       Operand<TFloat32> z = tf.train.batchMatMul(tf.reshape(x, tf.constant(new int[] {-1, m, 1})), x0r, TFloat32.class);
       Operand<TFloat32> flat = tf.reshape(z, tf.constant(new int[] {-1, m * fields}));
       Operand<TFloat32> o = tf.nn.relu(tf.nn.biasAdd(tf.linalg.matMul(flat, weights.get(k).read), biases.get(k).read));
