@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code ctrlab-server}: serve the gRPC API, or benchmark in-process with {@code bench}. */
 @Command(name = "ctrlab-server", mixinStandardHelpOptions = true, version = "ctrlab-server " + CtrlabService.VERSION,
     description = "Serve ctrlab's gRPC API: a queue of CTR training runs with BINARY and RATING heads.",
-    subcommands = {Bench.class, org.ctrlab.server.tools.MatmulFloor.class},
+    subcommands = {Bench.class, org.ctrlab.server.tools.HeadCost.class, org.ctrlab.server.tools.MatmulFloor.class},
     footer = {"", "Examples:",
         "  ctrlab-server --data-dir ../shared/data                 # ML-1M from ../shared/data/ml-1m",
         "  ctrlab-server --port 50051 --tokens tokens.txt          # per-user tokens, one 'user token' a line",

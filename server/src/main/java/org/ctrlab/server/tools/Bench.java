@@ -82,18 +82,7 @@ public final class Bench implements Callable<Integer> {
     for (String bb : backbones) {
       double binarySeconds = Double.NaN;
       for (Head h : heads) {
-        TrainRequest.Builder req = TrainRequest.newBuilder().setDataset(dataset).setBackbone(bb).setHead(h);
-        if (epochs != null) {
-          req.setMaxEpochs(epochs);
-        }
-        if (seed != null) {
-          req.setSeed(seed);
-        }
-        if (ratingWeight != null) {
-          req.setRatingWeight(ratingWeight);
-        }
-        set.forEach((k, v) -> req.putHyperparameters(k, parse(v)));
-        ResolvedConfig c = rc.resolve(req.build());
+        ResolvedConfig c = resolve(rc, dataset, bb, h, epochs, seed, ratingWeight, set);
         List<EpochResult> log = new ArrayList<>();
         try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, threads), ds)) {
           if (profile) {
@@ -140,6 +129,23 @@ public final class Bench implements Callable<Integer> {
       t.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25)
           .forEach(e -> System.out.printf(Locale.ROOT, "  %-32s %8.2f ms%n", e.getKey(), e.getValue()));
     }
+  }
+
+  /** The run config for one backbone × head: the packaged defaults with the command line's overrides. */
+  static ResolvedConfig resolve(RunConfigs rc, String dataset, String backbone, Head head, Integer epochs, Long seed,
+      Double ratingWeight, Map<String, String> set) {
+    TrainRequest.Builder req = TrainRequest.newBuilder().setDataset(dataset).setBackbone(backbone).setHead(head);
+    if (epochs != null) {
+      req.setMaxEpochs(epochs);
+    }
+    if (seed != null) {
+      req.setSeed(seed);
+    }
+    if (ratingWeight != null) {
+      req.setRatingWeight(ratingWeight);
+    }
+    set.forEach((k, v) -> req.putHyperparameters(k, parse(v)));
+    return rc.resolve(req.build());
   }
 
   private static ParamValue parse(String v) {

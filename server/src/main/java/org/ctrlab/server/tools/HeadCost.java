@@ -1,0 +1,184 @@
+package org.ctrlab.server.tools;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.ctrlab.api.v1.Head;
+import org.ctrlab.api.v1.ResolvedConfig;
+import org.ctrlab.server.Devices;
+import org.ctrlab.server.config.Configs;
+import org.ctrlab.server.config.RunConfigs;
+import org.ctrlab.server.data.DataSplit;
+import org.ctrlab.server.data.Dataset;
+import org.ctrlab.server.data.DatasetRegistry;
+import org.ctrlab.server.model.BatchFeeder;
+import org.ctrlab.server.model.CtrModel;
+import org.ctrlab.server.train.RunExecutor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * What the RATING head costs over BINARY per training step, measured without the drift between processes: both
+ * models live in one process and train on the same batches in alternating blocks of steps, the order flipped every
+ * round (BINARY first, then RATING first, ...), so a slow stretch of the machine hits both alike. Prints each
+ * head's milliseconds per step and the ratio of total times with a bootstrap 95% interval over rounds.
+ */
+@Command(name = "head-cost", mixinStandardHelpOptions = true,
+    description = "RATING/BINARY time per training step, both heads in one process on interleaved blocks of steps.",
+    footer = {"", "Example:",
+        "  ctrlab-server head-cost --data-dir ../shared/data --dataset ml-1m --backbone WideDeep,DCNV2"})
+public final class HeadCost implements Callable<Integer> {
+  @Option(names = "--data-dir", description = "Folder holding one sub-folder per dataset (default: ${DEFAULT-VALUE}).")
+  Path dataDir = Path.of("data");
+
+  @Option(names = "--dataset", description = "Dataset name (default: ${DEFAULT-VALUE}).")
+  String dataset = "synthetic";
+
+  @Option(names = "--backbone", split = ",", description = "Backbones, comma-separated (default: DCNV2).")
+  List<String> backbones = List.of("DCNV2");
+
+  @Option(names = "--rounds", description = "Rounds; each trains a block with each head (default: ${DEFAULT-VALUE}).")
+  int rounds = 20;
+
+  @Option(names = "--steps", description = "Training steps per block (default: ${DEFAULT-VALUE}).")
+  int steps = 10;
+
+  @Option(names = "--warmup", description = "Untimed steps per head first (default: ${DEFAULT-VALUE}).")
+  int warmup = 5;
+
+  @Option(names = "--rating-weight", description = "lambda_r for the RATING head (default: the config's).")
+  Double ratingWeight;
+
+  @Option(names = "--threads", description = "TensorFlow threads (default: all cores).")
+  int threads = Runtime.getRuntime().availableProcessors();
+
+  @Option(names = "--set", description = "Backbone hyperparameter NAME=V or NAME=V1,V2 (repeatable).")
+  Map<String, String> set = Map.of();
+
+  /** One backbone's measurement: nanoseconds per block of each head, by round. */
+  public record Result(String backbone, long[] binaryNanos, long[] ratingNanos, int stepsPerBlock) {
+    public double msPerStep(long[] nanos) {
+      return Arrays.stream(nanos).sum() / 1e6 / ((double) nanos.length * stepsPerBlock);
+    }
+
+    /** Total RATING time over total BINARY time. */
+    public double ratio() {
+      return ratio(ratingNanos, binaryNanos, null);
+    }
+
+    /** The 2.5th and 97.5th percentiles of the ratio over rounds resampled with replacement. */
+    public double[] interval95() {
+      SplittableRandom rng = new SplittableRandom(42);
+      double[] r = new double[2000];
+      int[] pick = new int[binaryNanos.length];
+      for (int b = 0; b < r.length; b++) {
+        for (int i = 0; i < pick.length; i++) {
+          pick[i] = rng.nextInt(pick.length);
+        }
+        r[b] = ratio(ratingNanos, binaryNanos, pick);
+      }
+      Arrays.sort(r);
+      return new double[] {r[(int) (0.025 * r.length)], r[(int) (0.975 * r.length) - 1]};
+    }
+
+    private static double ratio(long[] num, long[] den, int[] pick) {
+      double n = 0;
+      double d = 0;
+      for (int i = 0; i < num.length; i++) {
+        int k = pick == null ? i : pick[i];
+        n += num[k];
+        d += den[k];
+      }
+      return n / d;
+    }
+  }
+
+  @Override
+  public Integer call() {
+    if (rounds < 1 || steps < 1 || warmup < 0) {
+      System.err.println("head-cost: --rounds and --steps must be at least 1, --warmup at least 0");
+      return 2;
+    }
+    Configs configs = Configs.packaged();
+    DatasetRegistry reg = new DatasetRegistry(dataDir, configs.datasets(), Map.of(), false);
+    RunConfigs rc = new RunConfigs(configs, reg);
+    Dataset ds = reg.load(dataset);
+    System.out.println(ds.describe());
+    System.out.printf(Locale.ROOT, "device %s, TensorFlow threads %d, oneDNN CPU kernels %s%n", Devices.describe(),
+        threads, Devices.oneDnn() ? "on" : "off");
+    System.out.printf(Locale.ROOT, "%d rounds of %d steps per head, %d warm-up steps%n", rounds, steps, warmup);
+    System.out.printf(Locale.ROOT, "%-9s %12s %12s %8s %17s%n", "backbone", "BINARY ms", "RATING ms", "ratio",
+        "95% interval");
+    for (String bb : backbones) {
+      Result r = measure(rc, ds, bb);
+      double[] ci = r.interval95();
+      System.out.printf(Locale.ROOT, "%-9s %12.2f %12.2f %8.3f    [%.3f, %.3f]%n", bb, r.msPerStep(r.binaryNanos()),
+          r.msPerStep(r.ratingNanos()), r.ratio(), ci[0], ci[1]);
+    }
+    return 0;
+  }
+
+  /** Trains a BINARY and a RATING model of one backbone on interleaved blocks of the same batches. */
+  public Result measure(RunConfigs rc, Dataset ds, String backbone) {
+    ResolvedConfig cb = Bench.resolve(rc, ds.name, backbone, Head.BINARY, null, null, ratingWeight, set);
+    ResolvedConfig cr = Bench.resolve(rc, ds.name, backbone, Head.RATING, null, null, ratingWeight, set);
+    int[] order = DataSplit.of(ds.rows, cb.getSeed()).train;
+    int batch = cb.getBatchSize();
+    long[] binary = new long[rounds];
+    long[] rating = new long[rounds];
+    try (CtrModel mb = new CtrModel(RunExecutor.modelConfig(cb, threads), ds);
+        CtrModel mr = new CtrModel(RunExecutor.modelConfig(cr, threads), ds);
+        BatchFeeder feeder = new BatchFeeder(ds, batch)) {
+      Blocks b = new Blocks(feeder, order, batch, (float) cb.getLearningRate());
+      b.run(mb, 0, warmup);
+      b.run(mr, 0, warmup);
+      for (int i = 0; i < rounds; i++) {
+        if (i % 2 == 0) {
+          binary[i] = b.run(mb, i * steps, steps);
+          rating[i] = b.run(mr, i * steps, steps);
+        } else {
+          rating[i] = b.run(mr, i * steps, steps);
+          binary[i] = b.run(mb, i * steps, steps);
+        }
+      }
+    }
+    return new Result(backbone, binary, rating, steps);
+  }
+
+  /** Trains a model on consecutive batches of the training split; only the steps are timed. */
+  private static final class Blocks {
+    private final BatchFeeder feeder;
+    private final int[] order;
+    private final int batch;
+    private final int batches;
+    private final float learningRate;
+    private final float[] out = new float[1 + CtrModel.GROUPS.size()];
+    private final Map<CtrModel, Integer> stepOf = new java.util.IdentityHashMap<>();
+
+    Blocks(BatchFeeder feeder, int[] order, int batch, float learningRate) {
+      this.feeder = feeder;
+      this.order = order;
+      this.batch = batch;
+      this.batches = Math.max(1, order.length / batch);
+      this.learningRate = learningRate;
+    }
+
+    /** Nanoseconds in trainStep for batches first..first+n (the trainer fills batches on another thread). */
+    long run(CtrModel m, int first, int n) {
+      long t = 0;
+      for (int k = 0; k < n; k++) {
+        int b = (first + k) % batches;
+        feeder.fill(order, b * batch, Math.min(order.length, (b + 1) * batch));
+        int step = stepOf.merge(m, 1, Integer::sum);
+        long t0 = System.nanoTime();
+        m.trainStep(feeder, learningRate, step, out);
+        t += System.nanoTime() - t0;
+      }
+      return t;
+    }
+  }
+}
