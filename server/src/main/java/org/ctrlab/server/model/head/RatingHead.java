@@ -3,7 +3,6 @@ package org.ctrlab.server.model.head;
 import org.ctrlab.api.v1.Aggregation;
 import org.ctrlab.server.nn.Net;
 import org.tensorflow.Operand;
-import org.tensorflow.op.core.Sum;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -45,9 +44,10 @@ public final class RatingHead implements Head {
           tf.math.mul(tf.math.sub(tf.constant(1f), y), tf.math.log(tf.math.sub(tf.constant(1f), p))));
       bin = tf.math.neg(tf.math.mean(ll, tf.constant(0)));
     }
+    // One fused kernel: the loss and its gradient (softmax - one-hot) in one pass (the sparse-label variant has no
+    // C++ gradient).
     Operand<TFloat32> oneHot = tf.oneHot(c, tf.constant(CLASSES), tf.constant(1f), tf.constant(0f));
-    Operand<TFloat32> ce = tf.math.neg(tf.math.mean(
-        tf.sum(tf.math.mul(oneHot, tf.nn.logSoftmax(f)), tf.constant(1), Sum.keepDims(false)), tf.constant(0)));
+    Operand<TFloat32> ce = tf.math.mean(tf.nn.softmaxCrossEntropyWithLogits(f, oneHot).loss(), tf.constant(0));
     Operand<TFloat32> binReg = r == null ? bin : tf.math.add(bin, r);
     Operand<TFloat32> total = tf.math.add(tf.math.mul(tf.constant((float) (1 - ratingWeight)), binReg),
         tf.math.mul(tf.constant((float) ratingWeight), ce));
