@@ -1,6 +1,5 @@
 package org.ctrlab.server.tools;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -8,20 +7,16 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.ctrlab.api.v1.EpochResult;
 import org.ctrlab.api.v1.Head;
-import org.ctrlab.api.v1.NumberList;
-import org.ctrlab.api.v1.ParamValue;
 import org.ctrlab.api.v1.ResolvedConfig;
-import org.ctrlab.api.v1.TrainRequest;
-import org.ctrlab.server.config.Configs;
 import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.data.Dataset;
-import org.ctrlab.server.data.DatasetRegistry;
 import org.ctrlab.server.model.CtrModel;
 import org.ctrlab.server.train.RunExecutor;
 import org.ctrlab.server.train.TrainListener;
 import org.ctrlab.server.train.Trainer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -32,14 +27,8 @@ import picocli.CommandLine.Option;
     description = "Train backbones with both heads in-process and print test metrics and seconds per epoch.",
     footer = {"", "Example:", "  ctrlab-server bench --data-dir ../shared/data --dataset ml-1m --backbone DCNV2"})
 public final class Bench implements Callable<Integer> {
-  @Option(names = "--data-dir", description = "Folder holding one sub-folder per dataset (default: ${DEFAULT-VALUE}).")
-  Path dataDir = Path.of("data");
-
-  @Option(names = "--dataset", description = "Dataset name (default: ${DEFAULT-VALUE}).")
-  String dataset = "synthetic";
-
-  @Option(names = "--backbone", split = ",", description = "Backbones, comma-separated (default: DCNV2).")
-  List<String> backbones = List.of("DCNV2");
+  @Mixin
+  RunOptions options = new RunOptions();
 
   @Option(names = "--head", split = ",", description = "Heads (default: BINARY,RATING).")
   List<Head> heads = List.of(Head.BINARY, Head.RATING);
@@ -50,15 +39,6 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed (default: the config's).")
   Long seed;
 
-  @Option(names = "--rating-weight", description = "lambda_r for the RATING head (default: the config's).")
-  Double ratingWeight;
-
-  @Option(names = "--threads", description = "TensorFlow threads (default: all cores).")
-  int threads = Runtime.getRuntime().availableProcessors();
-
-  @Option(names = "--set", description = "Backbone hyperparameter NAME=V or NAME=V1,V2 (repeatable).")
-  Map<String, String> set = Map.of();
-
   @Option(names = "--verbose", description = "Print every epoch.")
   boolean verbose;
 
@@ -67,24 +47,19 @@ public final class Bench implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Configs configs = Configs.packaged();
-    DatasetRegistry reg = new DatasetRegistry(dataDir, configs.datasets(), Map.of(), false);
-    RunConfigs rc = new RunConfigs(configs, reg);
-    long t0 = System.nanoTime();
-    Dataset ds = reg.load(dataset);
-    System.out.printf(Locale.ROOT, "%s (loaded in %.1f s)%n", ds.describe(), (System.nanoTime() - t0) / 1e9);
-    System.out.printf(Locale.ROOT, "device %s, TensorFlow threads %d, oneDNN CPU kernels %s%n",
-        org.ctrlab.server.Devices.describe(), threads, org.ctrlab.server.Devices.oneDnn() ? "on" : "off");
+    RunOptions.Loaded in = options.load();
+    RunConfigs rc = in.configs();
+    Dataset ds = in.dataset();
     System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %7s %6s %6s%n", "backbone", "head", "testAUC", "logloss",
         "s/epoch", "ratio", "epochs", "best");
     System.out.println("(s/epoch: mean training-pass seconds of epochs 2.. (epoch 1 if only one); ratio: RATING over"
         + " BINARY in this process)");
-    for (String bb : backbones) {
+    for (String bb : options.backbones) {
       double binarySeconds = Double.NaN;
       for (Head h : heads) {
-        ResolvedConfig c = resolve(rc, dataset, bb, h, epochs, seed, ratingWeight, set);
+        ResolvedConfig c = options.resolve(rc, ds.name, bb, h, epochs, seed);
         List<EpochResult> log = new ArrayList<>();
-        try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, threads), ds)) {
+        try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, options.threads), ds)) {
           if (profile) {
             profile(m, ds, c);
           }
@@ -129,34 +104,6 @@ public final class Bench implements Callable<Integer> {
       t.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25)
           .forEach(e -> System.out.printf(Locale.ROOT, "  %-32s %8.2f ms%n", e.getKey(), e.getValue()));
     }
-  }
-
-  /** The run config for one backbone × head: the packaged defaults with the command line's overrides. */
-  static ResolvedConfig resolve(RunConfigs rc, String dataset, String backbone, Head head, Integer epochs, Long seed,
-      Double ratingWeight, Map<String, String> set) {
-    TrainRequest.Builder req = TrainRequest.newBuilder().setDataset(dataset).setBackbone(backbone).setHead(head);
-    if (epochs != null) {
-      req.setMaxEpochs(epochs);
-    }
-    if (seed != null) {
-      req.setSeed(seed);
-    }
-    if (ratingWeight != null) {
-      req.setRatingWeight(ratingWeight);
-    }
-    set.forEach((k, v) -> req.putHyperparameters(k, parse(v)));
-    return rc.resolve(req.build());
-  }
-
-  private static ParamValue parse(String v) {
-    if (v.contains(",") || v.startsWith("[")) {
-      NumberList.Builder b = NumberList.newBuilder();
-      for (String x : v.replace("[", "").replace("]", "").split(",")) {
-        b.addValues(Double.parseDouble(x.trim()));
-      }
-      return ParamValue.newBuilder().setList(b).build();
-    }
-    return ParamValue.newBuilder().setNumber(Double.parseDouble(v)).build();
   }
 
   public static void main(String[] args) {

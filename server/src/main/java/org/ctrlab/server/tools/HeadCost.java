@@ -1,24 +1,20 @@
 package org.ctrlab.server.tools;
 
-import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.ctrlab.api.v1.Head;
 import org.ctrlab.api.v1.ResolvedConfig;
-import org.ctrlab.server.Devices;
-import org.ctrlab.server.config.Configs;
 import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.data.DataSplit;
 import org.ctrlab.server.data.Dataset;
-import org.ctrlab.server.data.DatasetRegistry;
 import org.ctrlab.server.model.BatchFeeder;
 import org.ctrlab.server.model.CtrModel;
 import org.ctrlab.server.train.RunExecutor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -32,14 +28,8 @@ import picocli.CommandLine.Option;
     footer = {"", "Example:",
         "  ctrlab-server head-cost --data-dir ../shared/data --dataset ml-1m --backbone WideDeep,DCNV2"})
 public final class HeadCost implements Callable<Integer> {
-  @Option(names = "--data-dir", description = "Folder holding one sub-folder per dataset (default: ${DEFAULT-VALUE}).")
-  Path dataDir = Path.of("data");
-
-  @Option(names = "--dataset", description = "Dataset name (default: ${DEFAULT-VALUE}).")
-  String dataset = "synthetic";
-
-  @Option(names = "--backbone", split = ",", description = "Backbones, comma-separated (default: DCNV2).")
-  List<String> backbones = List.of("DCNV2");
+  @Mixin
+  RunOptions options = new RunOptions();
 
   @Option(names = "--rounds", description = "Rounds; each trains a block with each head (default: ${DEFAULT-VALUE}).")
   int rounds = 20;
@@ -49,15 +39,6 @@ public final class HeadCost implements Callable<Integer> {
 
   @Option(names = "--warmup", description = "Untimed steps per head first (default: ${DEFAULT-VALUE}).")
   int warmup = 5;
-
-  @Option(names = "--rating-weight", description = "lambda_r for the RATING head (default: the config's).")
-  Double ratingWeight;
-
-  @Option(names = "--threads", description = "TensorFlow threads (default: all cores).")
-  int threads = Runtime.getRuntime().availableProcessors();
-
-  @Option(names = "--set", description = "Backbone hyperparameter NAME=V or NAME=V1,V2 (repeatable).")
-  Map<String, String> set = Map.of();
 
   /** One backbone's measurement: nanoseconds per block of each head, by round. */
   public record Result(String backbone, long[] binaryNanos, long[] ratingNanos, int stepsPerBlock) {
@@ -103,17 +84,13 @@ public final class HeadCost implements Callable<Integer> {
       System.err.println("head-cost: --rounds and --steps must be at least 1, --warmup at least 0");
       return 2;
     }
-    Configs configs = Configs.packaged();
-    DatasetRegistry reg = new DatasetRegistry(dataDir, configs.datasets(), Map.of(), false);
-    RunConfigs rc = new RunConfigs(configs, reg);
-    Dataset ds = reg.load(dataset);
-    System.out.println(ds.describe());
-    System.out.printf(Locale.ROOT, "device %s, TensorFlow threads %d, oneDNN CPU kernels %s%n", Devices.describe(),
-        threads, Devices.oneDnn() ? "on" : "off");
+    RunOptions.Loaded in = options.load();
+    RunConfigs rc = in.configs();
+    Dataset ds = in.dataset();
     System.out.printf(Locale.ROOT, "%d rounds of %d steps per head, %d warm-up steps%n", rounds, steps, warmup);
     System.out.printf(Locale.ROOT, "%-9s %12s %12s %8s %17s%n", "backbone", "BINARY ms", "RATING ms", "ratio",
         "95% interval");
-    for (String bb : backbones) {
+    for (String bb : options.backbones) {
       Result r = measure(rc, ds, bb);
       double[] ci = r.interval95();
       System.out.printf(Locale.ROOT, "%-9s %12.2f %12.2f %8.3f    [%.3f, %.3f]%n", bb, r.msPerStep(r.binaryNanos()),
@@ -124,14 +101,14 @@ public final class HeadCost implements Callable<Integer> {
 
   /** Trains a BINARY and a RATING model of one backbone on interleaved blocks of the same batches. */
   public Result measure(RunConfigs rc, Dataset ds, String backbone) {
-    ResolvedConfig cb = Bench.resolve(rc, ds.name, backbone, Head.BINARY, null, null, ratingWeight, set);
-    ResolvedConfig cr = Bench.resolve(rc, ds.name, backbone, Head.RATING, null, null, ratingWeight, set);
+    ResolvedConfig cb = options.resolve(rc, ds.name, backbone, Head.BINARY, null, null);
+    ResolvedConfig cr = options.resolve(rc, ds.name, backbone, Head.RATING, null, null);
     int[] order = DataSplit.of(ds.rows, cb.getSeed()).train;
     int batch = cb.getBatchSize();
     long[] binary = new long[rounds];
     long[] rating = new long[rounds];
-    try (CtrModel mb = new CtrModel(RunExecutor.modelConfig(cb, threads), ds);
-        CtrModel mr = new CtrModel(RunExecutor.modelConfig(cr, threads), ds);
+    try (CtrModel mb = new CtrModel(RunExecutor.modelConfig(cb, options.threads), ds);
+        CtrModel mr = new CtrModel(RunExecutor.modelConfig(cr, options.threads), ds);
         BatchFeeder feeder = new BatchFeeder(ds, batch)) {
       Blocks b = new Blocks(feeder, order, batch, (float) cb.getLearningRate());
       b.run(mb, 0, warmup);

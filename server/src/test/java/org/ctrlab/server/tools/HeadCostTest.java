@@ -46,7 +46,7 @@ class HeadCostTest {
     hc.rounds = 3;
     hc.steps = 2;
     hc.warmup = 1;
-    hc.threads = 1;
+    hc.options.threads = 1;
     HeadCost.Result r = hc.measure(rc, ds, "WideDeep");
     assertEquals(3, r.binaryNanos().length);
     assertTrue(Arrays.stream(r.binaryNanos()).allMatch(t -> t > 0), Arrays.toString(r.binaryNanos()));
