@@ -71,6 +71,13 @@ public final class CtrModel implements AutoCloseable {
    * token fields (-1 if absent), whose embedding rows make the "user_item" gradient and weight norm group.
    */
   public CtrModel(ModelConfig config, List<Field> fields, int userColumn, int itemColumn) {
+    this(config, fields, userColumn, itemColumn, config.head() == Head.RATING
+        ? new RatingHead(config.ratingWeight(), config.aggregation()) : new BinaryHead());
+  }
+
+  /** The model with the given head in place of the one config names (config.head() is then only a label). */
+  public CtrModel(ModelConfig config, List<Field> fields, int userColumn, int itemColumn,
+      org.ctrlab.server.model.head.Head head) {
     this.config = config;
     this.userItemColumns = java.util.stream.IntStream.of(userColumn, itemColumn).filter(c -> c >= 0).boxed()
         .toList();
@@ -81,8 +88,6 @@ public final class CtrModel implements AutoCloseable {
       inputs = new FeatureInputs(net, fields);
       label = tf.withName("label").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1)));
       ratingClass = tf.withName("rating_class").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
-      org.ctrlab.server.model.head.Head head = config.head() == Head.RATING
-          ? new RatingHead(config.ratingWeight(), config.aggregation()) : new BinaryHead();
       embedding = new FieldEmbedding(net, inputs, config.embeddingSize());
       Backbone backbone = Backbones.create(config.backbone(),
           new BackboneContext(net, inputs, fields.size(), config.embeddingSize(), head.k()), config.hyper());
@@ -198,11 +203,11 @@ public final class CtrModel implements AutoCloseable {
   }
 
   /**
-   * Runs one training step with full tracing and returns the wall time per op type in milliseconds (for the bench
-   * command's --profile; it does update the weights).
+   * Runs one training step with full tracing and returns, per op that ran, its wall time in milliseconds keyed by
+   * "type name" (for the profiling of bench and head-cost; it does update the weights).
    */
   public java.util.Map<String, Double> profileStep(BatchFeeder batch, float learningRate, int step) {
-    java.util.Map<String, Double> perType = new java.util.TreeMap<>();
+    java.util.Map<String, Double> perOp = new java.util.HashMap<>();
     try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step);
         TInt64 rng = TInt64.scalarOf(step)) {
       Session.Runner r = trainRunner(batch, lr, t, rng, step)
@@ -210,12 +215,16 @@ public final class CtrModel implements AutoCloseable {
               .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build());
       try (Result res = r.runAndFetchMetadata()) {
         var md = res.getMetadata().orElseThrow();
-        java.util.Map<String, String> typeOf = new java.util.HashMap<>();
-        graph.operations().forEachRemaining(op -> typeOf.put(op.name(), op.type()));
+        if (opTypes == null) {
+          java.util.Map<String, String> types = new java.util.HashMap<>();
+          graph.operations().forEachRemaining(op -> types.put(op.name(), op.type()));
+          opTypes = types;
+        }
         for (var dev : md.getStepStats().getDevStatsList()) {
           for (var ns : dev.getNodeStatsList()) {
-            String type = typeOf.getOrDefault(ns.getNodeName(), ns.getNodeName());
-            perType.merge(type, (ns.getAllEndRelMicros()) / 1000.0, Double::sum);
+            String name = ns.getNodeName();
+            String type = opTypes.getOrDefault(name, name);
+            perOp.merge(type + " " + name, ns.getAllEndRelMicros() / 1000.0, Double::sum);
           }
         }
       }
@@ -223,7 +232,16 @@ public final class CtrModel implements AutoCloseable {
       batch.close();
       dropoutMasks.close();
     }
-    return perType;
+    return perOp;
+  }
+
+  private volatile java.util.Map<String, String> opTypes;
+
+  /** Sums profileStep's per-op times by op type (the part of the key before the space). */
+  public static java.util.Map<String, Double> byType(java.util.Map<String, Double> perOp) {
+    java.util.Map<String, Double> out = new java.util.TreeMap<>();
+    perOp.forEach((k, v) -> out.merge(k.substring(0, k.indexOf(' ')), v, Double::sum));
+    return out;
   }
 
   /** Click probabilities of the fed batch into out[offset..offset+size). */

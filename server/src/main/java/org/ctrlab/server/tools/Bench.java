@@ -97,7 +97,7 @@ public final class Bench implements Callable<Integer> {
       Map<String, Double> t = null;
       for (int k = 1; k <= 5; k++) { // warm up, then keep the last
         feeder.fill(rows, 0, rows.length);
-        t = m.profileStep(feeder, 1e-4f, k);
+        t = CtrModel.byType(m.profileStep(feeder, 1e-4f, k));
       }
       double total = t.values().stream().mapToDouble(Double::doubleValue).sum();
       System.out.printf(Locale.ROOT, "op time of one step (summed over threads): %.1f ms%n", total);

@@ -40,8 +40,13 @@ public final class HeadCost implements Callable<Integer> {
   @Option(names = "--warmup", description = "Untimed steps per head first (default: ${DEFAULT-VALUE}).")
   int warmup = 5;
 
+  @Option(names = "--profile", paramLabel = "STEPS",
+      description = "After timing, trace this many steps per head (alternating) and print where RATING's op time "
+          + "differs from BINARY's, by op type and by op (default: 0, no tracing).")
+  int profile = 0;
+
   /** One backbone's measurement: nanoseconds per block of each head, by round. */
-  public record Result(String backbone, long[] binaryNanos, long[] ratingNanos, int stepsPerBlock) {
+  public record Result(String backbone, long[] binaryNanos, long[] ratingNanos, int stepsPerBlock, Profile profile) {
     public double msPerStep(long[] nanos) {
       return Arrays.stream(nanos).sum() / 1e6 / ((double) nanos.length * stepsPerBlock);
     }
@@ -95,6 +100,9 @@ public final class HeadCost implements Callable<Integer> {
       double[] ci = r.interval95();
       System.out.printf(Locale.ROOT, "%-9s %12.2f %12.2f %8.3f    [%.3f, %.3f]%n", bb, r.msPerStep(r.binaryNanos()),
           r.msPerStep(r.ratingNanos()), r.ratio(), ci[0], ci[1]);
+      if (r.profile() != null) {
+        printProfile(r.profile());
+      }
     }
     return 0;
   }
@@ -107,6 +115,7 @@ public final class HeadCost implements Callable<Integer> {
     int batch = cb.getBatchSize();
     long[] binary = new long[rounds];
     long[] rating = new long[rounds];
+    Profile prof = null;
     try (CtrModel mb = new CtrModel(RunExecutor.modelConfig(cb, options.threads), ds);
         CtrModel mr = new CtrModel(RunExecutor.modelConfig(cr, options.threads), ds);
         BatchFeeder feeder = new BatchFeeder(ds, batch)) {
@@ -122,8 +131,51 @@ public final class HeadCost implements Callable<Integer> {
           binary[i] = b.run(mb, i * steps, steps);
         }
       }
+      if (profile > 0) {
+        Map<String, Double> pb = new java.util.HashMap<>();
+        Map<String, Double> pr = new java.util.HashMap<>();
+        for (int i = 0; i < profile; i++) {
+          int first = (rounds + i) * steps;
+          b.trace(mb, first, pb);
+          b.trace(mr, first, pr);
+        }
+        pb.replaceAll((k, v) -> v / profile);
+        pr.replaceAll((k, v) -> v / profile);
+        prof = new Profile(pb, pr);
+      }
     }
-    return new Result(backbone, binary, rating, steps);
+    return new Result(backbone, binary, rating, steps, prof);
+  }
+
+  /** Mean traced milliseconds per op ("type name") of one step, for each head. */
+  public record Profile(Map<String, Double> binary, Map<String, Double> rating) {
+    /** RATING minus BINARY op time per key of keyOf (ops of one head only count against the other as 0). */
+    public Map<String, double[]> diff(java.util.function.Function<String, String> keyOf) {
+      Map<String, double[]> out = new java.util.HashMap<>();
+      binary.forEach((k, v) -> out.computeIfAbsent(keyOf.apply(k), x -> new double[2])[0] += v);
+      rating.forEach((k, v) -> out.computeIfAbsent(keyOf.apply(k), x -> new double[2])[1] += v);
+      return out;
+    }
+  }
+
+  private static void printProfile(Profile p) {
+    double tb = p.binary().values().stream().mapToDouble(Double::doubleValue).sum();
+    double tr = p.rating().values().stream().mapToDouble(Double::doubleValue).sum();
+    System.out.printf(Locale.ROOT, "  traced op time per step (summed over threads): BINARY %.2f ms, RATING %.2f ms%n",
+        tb, tr);
+    printTop("op type", p.diff(k -> k.substring(0, k.indexOf(' '))));
+    printTop("op", p.diff(k -> k));
+  }
+
+  private static void printTop(String what, Map<String, double[]> d) {
+    System.out.printf(Locale.ROOT, "  largest RATING - BINARY differences by %s (ms): BINARY, RATING, difference%n",
+        what);
+    d.entrySet().stream()
+        .sorted((a, b) -> Double.compare(Math.abs(b.getValue()[1] - b.getValue()[0]),
+            Math.abs(a.getValue()[1] - a.getValue()[0])))
+        .limit(15)
+        .forEach(e -> System.out.printf(Locale.ROOT, "    %-60s %8.3f %8.3f %+8.3f%n", e.getKey(), e.getValue()[0],
+            e.getValue()[1], e.getValue()[1] - e.getValue()[0]));
   }
 
   /** Trains a model on consecutive batches of the training split; only the steps are timed. */
@@ -142,6 +194,14 @@ public final class HeadCost implements Callable<Integer> {
       this.batch = batch;
       this.batches = Math.max(1, order.length / batch);
       this.learningRate = learningRate;
+    }
+
+    /** One traced step on batch first, its per-op milliseconds added into sum. */
+    void trace(CtrModel m, int first, Map<String, Double> sum) {
+      int b = first % batches;
+      feeder.fill(order, b * batch, Math.min(order.length, (b + 1) * batch));
+      int step = stepOf.merge(m, 1, Integer::sum);
+      m.profileStep(feeder, learningRate, step).forEach((k, v) -> sum.merge(k, v, Double::sum));
     }
 
     /** Nanoseconds in trainStep for batches first..first+n (the trainer fills batches on another thread). */

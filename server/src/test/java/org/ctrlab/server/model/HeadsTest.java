@@ -83,6 +83,40 @@ class HeadsTest {
   }
 
   @Test
+  void ratingLossGradientIsSoftmaxMinusOneHotPlusSignedBinaryResidual() {
+    double lambda = 0.7;
+    try (GraphTest g = new GraphTest()) {
+      Operand<TFloat32> f = g.net.tf.constant(F);
+      Head.Loss l = new RatingHead(lambda, Aggregation.LOGIT_SUM).loss(g.net, f, g.net.tf.constant(Y),
+          g.net.tf.constant(C), null);
+      float[] grad = g.eval(g.net.tf.gradients(l.total(), List.of(f)).<TFloat32>dy(0));
+      int[] sign = {-1, -1, -1, 1, 1};
+      double[] z = {0.3, -1.7};
+      float[] expected = new float[10];
+      for (int b = 0; b < 2; b++) {
+        double[] p = softmax(F[b]);
+        for (int k = 0; k < 5; k++) {
+          // dL/df_bk = ((1 - lr) (sigmoid(z_b) - y_b) s_k + lr (softmax_k - [k = c_b])) / B
+          expected[b * 5 + k] = (float) (((1 - lambda) * (sigmoid(z[b]) - Y[b]) * sign[k]
+              + lambda * (p[k] - (k == C[b] ? 1 : 0))) / 2);
+        }
+      }
+      assertArrayEquals(expected, grad, 1e-6f);
+    }
+  }
+
+  @Test
+  void ratingLossStaysFiniteForHugeLogits() {
+    float[][] f = {{1000f, 0f, -1000f, 0f, 0f}, {0f, 0f, 0f, 0f, 2000f}};
+    try (GraphTest g = new GraphTest()) {
+      Head.Loss l = new RatingHead(1.0, Aggregation.PROB_SUM).loss(g.net, g.net.tf.constant(f), g.net.tf.constant(Y),
+          g.net.tf.constant(C), null);
+      // Row 1: class 4 has logit 0 against a maximum of 1000, CE 1000; row 2: class 0 against 2000, CE 2000.
+      assertEquals(1500.0, g.eval(l.rating())[0], 1e-3);
+    }
+  }
+
+  @Test
   void binaryLossIsBcePlusRegulariser() {
     float[][] f = {{0.3f}, {-1.2f}};
     try (GraphTest g = new GraphTest()) {

@@ -138,12 +138,27 @@ class InteractionLayersTest {
     try (GraphTest g = new GraphTest()) {
       AttentionalScoring s = new AttentionalScoring(g.net, "score", 2, 1, 2);
       Operand<TFloat32> y = s.apply(g.net, g.net.tf.constant(new float[][][] {{{2}, {3}}}));
-      // w1 [a=1, K=2]; w2 [F*a=2, K*F=4] (head k's field weights at columns k*F..k*F+1).
-      g.set(new float[] {1, -1}, new float[] {1, 0, 2, 1, 0, 1, 0, 3});
+      // w1 [a=1, K=2]; w2 [F*a=2, F*K=4] (head k's weight of field i at column i*K + k):
+      // head 0's W2 is [[1, 0], [0, 1]], head 1's [[2, 1], [0, 3]].
+      g.set(new float[] {1, -1}, new float[] {1, 2, 0, 1, 0, 0, 1, 3});
       // head 0: s = [2, 3], w = [2*1 + 3*0, 2*0 + 3*1] = [2, 3] -> 4 + 9 = 13
       // head 1: s = [-2, -3], w = [2*2 + 3*0, 2*1 + 3*3] = [4, 11] -> -8 - 33 = -41
       assertArrayEquals(new float[] {13, -41}, g.eval(y), 1e-5f);
     }
+  }
+
+  @Test
+  void attentionalScoringDrawsHeadAfterHead() {
+    // 2 rows, F = 3 fields, K = 2 heads: the drawn sequence, head-major per row, lands at column i*K + k.
+    Init counting = (shape, rng) -> {
+      float[] a = new float[(int) shape.size()];
+      for (int i = 0; i < a.length; i++) {
+        a[i] = i;
+      }
+      return a;
+    };
+    float[] w = AttentionalScoring.headMajorDraw(counting, 3, 2).values(Shape.of(2, 6), null);
+    assertArrayEquals(new float[] {0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11}, w, 0f);
   }
 
   @Test

@@ -19,7 +19,7 @@ class HeadCostTest {
   @Test
   void ratioIsOfTotalsAndTheIntervalSpansTheRoundRatios() {
     // Rounds of 10 steps: BINARY 100 and 200 ns, RATING 110 and 190 ns.
-    var r = new HeadCost.Result("X", new long[] {100, 200}, new long[] {110, 190}, 10);
+    var r = new HeadCost.Result("X", new long[] {100, 200}, new long[] {110, 190}, 10, null);
     assertEquals(300.0 / 300.0, r.ratio(), 1e-12);
     assertEquals(300 / 1e6 / 20, r.msPerStep(r.binaryNanos()), 1e-15);
     double[] ci = r.interval95();
@@ -30,7 +30,7 @@ class HeadCostTest {
 
   @Test
   void aConstantRatioHasAZeroWidthInterval() {
-    var r = new HeadCost.Result("X", new long[] {100, 200, 400}, new long[] {105, 210, 420}, 1);
+    var r = new HeadCost.Result("X", new long[] {100, 200, 400}, new long[] {105, 210, 420}, 1, null);
     assertEquals(1.05, r.ratio(), 1e-12);
     double[] ci = r.interval95();
     assertEquals(1.05, ci[0], 1e-12);
@@ -52,5 +52,27 @@ class HeadCostTest {
     assertTrue(Arrays.stream(r.binaryNanos()).allMatch(t -> t > 0), Arrays.toString(r.binaryNanos()));
     assertTrue(Arrays.stream(r.ratingNanos()).allMatch(t -> t > 0), Arrays.toString(r.ratingNanos()));
     assertTrue(r.ratio() > 0 && Double.isFinite(r.ratio()));
+    assertEquals(null, r.profile());
+  }
+
+  @Test
+  void profileSeparatesTheHeadsOps(@TempDir Path dir) {
+    Dataset ds = TestData.loadSmall(dir);
+    RunConfigs rc = new RunConfigs(Configs.packaged(),
+        new DatasetRegistry(dir, List.of(TestData.syntheticSpec()), Map.of(), false));
+    HeadCost hc = new HeadCost();
+    hc.rounds = 1;
+    hc.steps = 1;
+    hc.warmup = 0;
+    hc.profile = 2;
+    hc.options.threads = 1;
+    HeadCost.Profile p = hc.measure(rc, ds, "WideDeep").profile();
+    // Only the RATING head's cross-entropy takes a log-sum-exp (Max, Exp, Log); both run the embedding lookup.
+    Map<String, double[]> byType = p.diff(k -> k.substring(0, k.indexOf(' ')));
+    for (String type : List.of("Max", "Exp", "Log")) {
+      assertEquals(0.0, byType.get(type)[0], type);
+      assertTrue(byType.get(type)[1] > 0, type);
+    }
+    assertTrue(byType.get("GatherV2")[0] > 0 && byType.get("GatherV2")[1] > 0);
   }
 }
