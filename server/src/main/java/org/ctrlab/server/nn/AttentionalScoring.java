@@ -35,8 +35,8 @@ public final class AttentionalScoring {
   }
 
   /**
-   * Draws the values in head-major order (column k F + i, head after head, the order of K separate layers) and
-   * stores them field-major (column i K + k), so the first values are those of K layers drawn one after another.
+   * Draws the values for the head-major layout (column k F + i, the layout before commit af16d1a) and stores them
+   * field-major (column i K + k), so a seed gives every head the same first weights as it did before.
    */
   static Init headMajorDraw(Init init, int fields, int k) {
     return (shape, rng) -> {

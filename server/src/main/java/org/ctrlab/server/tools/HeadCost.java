@@ -42,7 +42,8 @@ public final class HeadCost implements Callable<Integer> {
 
   @Option(names = "--profile", paramLabel = "STEPS",
       description = "After timing, trace this many steps per head (alternating) and print where RATING's op time "
-          + "differs from BINARY's, by op type and by op (default: 0, no tracing).")
+          + "differs from BINARY's, by op type and by op name (gradient ops are numbered per graph, so their names "
+          + "need not match across the heads) (default: 0, no tracing).")
   int profile = 0;
 
   /** One backbone's measurement: nanoseconds per block of each head, by round. */
@@ -85,8 +86,8 @@ public final class HeadCost implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if (rounds < 1 || steps < 1 || warmup < 0) {
-      System.err.println("head-cost: --rounds and --steps must be at least 1, --warmup at least 0");
+    if (rounds < 1 || steps < 1 || warmup < 0 || profile < 0) {
+      System.err.println("head-cost: --rounds and --steps must be at least 1, --warmup and --profile at least 0");
       return 2;
     }
     RunOptions.Loaded in = options.load();

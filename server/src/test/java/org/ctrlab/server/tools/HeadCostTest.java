@@ -37,17 +37,23 @@ class HeadCostTest {
     assertEquals(1.05, ci[1], 1e-12);
   }
 
-  @Test
-  void measuresEveryRoundOfBothHeads(@TempDir Path dir) {
+  /** head-cost on WideDeep over the generated data, one TensorFlow thread. */
+  private static HeadCost.Result measureWideDeep(Path dir, int rounds, int steps, int warmup, int profile) {
     Dataset ds = TestData.loadSmall(dir);
     RunConfigs rc = new RunConfigs(Configs.packaged(),
         new DatasetRegistry(dir, List.of(TestData.syntheticSpec()), Map.of(), false));
     HeadCost hc = new HeadCost();
-    hc.rounds = 3;
-    hc.steps = 2;
-    hc.warmup = 1;
+    hc.rounds = rounds;
+    hc.steps = steps;
+    hc.warmup = warmup;
+    hc.profile = profile;
     hc.options.threads = 1;
-    HeadCost.Result r = hc.measure(rc, ds, "WideDeep");
+    return hc.measure(rc, ds, "WideDeep");
+  }
+
+  @Test
+  void measuresEveryRoundOfBothHeads(@TempDir Path dir) {
+    HeadCost.Result r = measureWideDeep(dir, 3, 2, 1, 0);
     assertEquals(3, r.binaryNanos().length);
     assertTrue(Arrays.stream(r.binaryNanos()).allMatch(t -> t > 0), Arrays.toString(r.binaryNanos()));
     assertTrue(Arrays.stream(r.ratingNanos()).allMatch(t -> t > 0), Arrays.toString(r.ratingNanos()));
@@ -57,16 +63,7 @@ class HeadCostTest {
 
   @Test
   void profileSeparatesTheHeadsOps(@TempDir Path dir) {
-    Dataset ds = TestData.loadSmall(dir);
-    RunConfigs rc = new RunConfigs(Configs.packaged(),
-        new DatasetRegistry(dir, List.of(TestData.syntheticSpec()), Map.of(), false));
-    HeadCost hc = new HeadCost();
-    hc.rounds = 1;
-    hc.steps = 1;
-    hc.warmup = 0;
-    hc.profile = 2;
-    hc.options.threads = 1;
-    HeadCost.Profile p = hc.measure(rc, ds, "WideDeep").profile();
+    HeadCost.Profile p = measureWideDeep(dir, 1, 1, 0, 2).profile();
     // Only the RATING head's cross-entropy takes a log-sum-exp (Max, Exp, Log); both run the embedding lookup.
     Map<String, double[]> byType = p.diff(k -> k.substring(0, k.indexOf(' ')));
     for (String type : List.of("Max", "Exp", "Log")) {
