@@ -71,13 +71,6 @@ public final class CtrModel implements AutoCloseable {
    * token fields (-1 if absent), whose embedding rows make the "user_item" gradient and weight norm group.
    */
   public CtrModel(ModelConfig config, List<Field> fields, int userColumn, int itemColumn) {
-    this(config, fields, userColumn, itemColumn, config.head() == Head.RATING
-        ? new RatingHead(config.ratingWeight(), config.aggregation()) : new BinaryHead());
-  }
-
-  /** The model with the given head in place of the one config names (config.head() is then only a label). */
-  public CtrModel(ModelConfig config, List<Field> fields, int userColumn, int itemColumn,
-      org.ctrlab.server.model.head.Head head) {
     this.config = config;
     this.userItemColumns = java.util.stream.IntStream.of(userColumn, itemColumn).filter(c -> c >= 0).boxed()
         .toList();
@@ -88,6 +81,8 @@ public final class CtrModel implements AutoCloseable {
       inputs = new FeatureInputs(net, fields);
       label = tf.withName("label").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1)));
       ratingClass = tf.withName("rating_class").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+      org.ctrlab.server.model.head.Head head = config.head() == Head.RATING
+          ? new RatingHead(config.ratingWeight(), config.aggregation()) : new BinaryHead();
       embedding = new FieldEmbedding(net, inputs, config.embeddingSize());
       Backbone backbone = Backbones.create(config.backbone(),
           new BackboneContext(net, inputs, fields.size(), config.embeddingSize(), head.k()), config.hyper());
