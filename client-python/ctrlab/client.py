@@ -52,7 +52,8 @@ class Epoch(_Dict):
 
 @dataclass
 class Event(_Dict):
-    """One progress event. ``kind`` is ``state``, ``epoch``, ``log`` or ``batch``."""
+    """One progress event. ``kind`` is ``state``, ``epoch``, ``log``, or, live only, ``batch`` (progress inside an
+    epoch) or ``queue`` (a queued run's position: ``position`` runs start before it)."""
 
     index: int
     kind: str
@@ -62,6 +63,7 @@ class Event(_Dict):
     epoch: Optional[Epoch] = None
     batch: Optional[int] = None
     batches: Optional[int] = None
+    position: Optional[int] = None
 
     def __str__(self) -> str:
         if self.kind == "epoch":
@@ -72,6 +74,8 @@ class Event(_Dict):
             return f"[{self.state}] {self.message}"
         if self.kind == "batch":
             return f"batch {self.batch}/{self.batches}"
+        if self.kind == "queue":
+            return "queued: starts next" if self.position == 0 else f"queued: {self.position} run(s) ahead"
         return str(self.message)
 
 
@@ -100,6 +104,11 @@ class RunInfo(_Dict):
     valid_logloss: Optional[float]
     seconds_per_epoch: float
     epochs: List[Epoch] = field(default_factory=list)
+    queue_position: int = 0
+    attempt: int = 0
+    crashes: int = 0
+    worker: str = ""
+    cancelled_by: str = ""
 
     @property
     def finished(self) -> bool:
@@ -118,7 +127,9 @@ class RunInfo(_Dict):
             message=r.message, device=r.device, best_epoch=r.best_epoch,
             test_auc=r.test.auc if ok else None, test_logloss=r.test.logloss if ok else None,
             valid_auc=r.valid.auc if ok else None, valid_logloss=r.valid.logloss if ok else None,
-            seconds_per_epoch=r.seconds_per_epoch, epochs=[Epoch._of(e) for e in r.epochs])
+            seconds_per_epoch=r.seconds_per_epoch, epochs=[Epoch._of(e) for e in r.epochs],
+            queue_position=r.queue_position, attempt=r.attempt, crashes=r.crashes, worker=r.worker,
+            cancelled_by=r.cancelled_by)
 
 
 @dataclass
@@ -270,10 +281,25 @@ class Client:
 
     def runs(self, *, state: Union[str, Sequence[str], None] = None, backbone: str = "", dataset: str = "",
              tag: str = "", owner: str = "", limit: int = 100) -> List[RunInfo]:
+        """Runs matching the filters, newest first, at most ``limit`` of them (0 for all), fetched page by page."""
         states = [state] if isinstance(state, str) else list(state or [])
-        req = runs_pb2.ListRunsRequest(states=[_enum(common_pb2.RunState, s, "state") for s in states],
-                                       backbone=backbone, dataset=dataset, tag=tag, owner=owner, limit=limit)
-        return [RunInfo._of(r) for r in self._call("ListRuns", req).runs]
+        out: List[RunInfo] = []
+        token = ""
+        while True:
+            want = 100 if limit == 0 else min(100, limit - len(out))
+            req = runs_pb2.ListRunsRequest(states=[_enum(common_pb2.RunState, s, "state") for s in states],
+                                           backbone=backbone, dataset=dataset, tag=tag, owner=owner, limit=want,
+                                           page_token=token)
+            page = self._call("ListRuns", req)
+            out.extend(RunInfo._of(r) for r in page.runs)
+            token = page.next_page_token
+            if not token or (limit and len(out) >= limit):
+                return out
+
+    def cancel_runs(self, *, study: str = "", tag: str = "") -> List[str]:
+        """Cancels every queued or running run of yours in a study or with a tag; returns their ids."""
+        req = runs_pb2.CancelRunsRequest(study_id=study, tag=tag)
+        return list(self._call("CancelRuns", req).run_ids)
 
     # Studies ------------------------------------------------------------------------------------------------------
 
@@ -319,7 +345,8 @@ class Client:
     def info(self) -> dict:
         i = self._call("GetServerInfo", catalog_pb2.ServerInfoRequest())
         return {"version": i.version, "device": i.device, "tensorflow": i.tensorflow_version,
-                "queue_length": i.queue_length, "workers": i.workers, "user": i.user,
+                "queue_length": i.queue_length, "workers": i.workers, "running": i.running,
+                "max_queued_per_user": i.max_queued_per_user, "user": i.user,
                 "auth_required": i.auth_required, "onednn": i.onednn}
 
 
@@ -353,6 +380,10 @@ class Run:
                         if progress:
                             yield Event(e.index, "batch", e.unix_ms, batch=e.batch.batch, batches=e.batch.batches)
                         continue
+                    if kind == "queue":
+                        if progress:
+                            yield Event(e.index, "queue", e.unix_ms, position=e.queue.position)
+                        continue
                     next_index = e.index + 1
                     if kind == "state":
                         yield Event(e.index, "state", e.unix_ms, state=common_pb2.RunState.Name(e.state.state),
@@ -378,6 +409,10 @@ class Run:
 
     def cancel(self) -> RunInfo:
         return RunInfo._of(self.client._call("CancelRun", runs_pb2.CancelRunRequest(run_id=self.run_id)))
+
+    def delete(self) -> int:
+        """Deletes this finished run of yours with everything stored for it; returns the bytes of files freed."""
+        return self.client._call("DeleteRun", runs_pb2.DeleteRunRequest(run_id=self.run_id)).bytes_freed
 
     def evaluate(self, split: str = "TEST", ranking_k: Sequence[int] = (), ranking_negatives: int = 0,
                  ranking_seed: int = 0) -> EvalResult:

@@ -60,11 +60,36 @@ def test_errors_carry_the_servers_message(client):
         client.train("synthetic", "DCNV2", rating_weight=-0.5)
     assert e.value.message == "rating_weight must be in [0, 1], got -0.5"
     with pytest.raises(CtrlabError) as e:
-        client.run("missing-run")
+        client.run("0123456789ab")
     assert e.value.code == "NOT_FOUND"
+    with pytest.raises(CtrlabError) as e:
+        client.run("missing-run")
+    assert e.value.code == "INVALID_ARGUMENT" and "12 lowercase hex digits" in e.value.message
     with pytest.raises(CtrlabError) as e:
         client.train("synthetic", "DCNV2", head="SOFT")
     assert e.value.code == "INVALID_ARGUMENT" and "head" in e.value.message
+
+
+def test_cancel_by_tag_queue_position_and_delete(client):
+    long = dict(QUICK, max_epochs=40)
+    runs = [client.train("synthetic", "DCNV2", tags=["py-sweep"], **long) for _ in range(3)]
+    positions = [r.info().queue_position for r in runs[1:]]
+    assert positions in ([0, 1], [1, 2]), positions  # behind the running one (and the first, if not started yet)
+    cancelled = client.cancel_runs(tag="py-sweep")
+    assert sorted(cancelled) == sorted(r.run_id for r in runs)
+    infos = [r.info() for r in runs]
+    assert all(i.state == "CANCELLED" and i.cancelled_by == "local" for i in infos)
+    assert runs[0].delete() >= 0
+    with pytest.raises(CtrlabError) as e:
+        runs[0].info()
+    assert e.value.code == "NOT_FOUND"
+    assert client.cancel_runs(tag="py-sweep") == []
+
+
+def test_listing_pages_through_everything(client, finished):
+    every = client.runs(limit=0)
+    assert len(every) >= 2 and len({r.run_id for r in every}) == len(every)
+    assert [r.run_id for r in client.runs(limit=1)] == [every[0].run_id]
 
 
 def test_study_aggregates_over_seeds(client):

@@ -15,7 +15,11 @@ import java.util.concurrent.Callable;
 import org.ctrlab.api.v1.Aggregation;
 import org.ctrlab.api.v1.BackboneInfo;
 import org.ctrlab.api.v1.CancelRunRequest;
+import org.ctrlab.api.v1.CancelRunsRequest;
+import org.ctrlab.api.v1.CancelRunsResponse;
 import org.ctrlab.api.v1.DatasetInfo;
+import org.ctrlab.api.v1.DeleteRunRequest;
+import org.ctrlab.api.v1.DeleteRunResponse;
 import org.ctrlab.api.v1.EpochNorms;
 import org.ctrlab.api.v1.EpochResult;
 import org.ctrlab.api.v1.EvaluateRequest;
@@ -235,6 +239,16 @@ final class Commands {
             }
             continue;
           }
+          if (e.hasQueue()) {
+            if (!quiet) {
+              var q = e.getQueue();
+              out.printf(Locale.ROOT, "%squeued: %s (%d queued, %d running)%s", tty ? "\r" : "",
+                  q.getPosition() == 0 ? "starts next" : q.getPosition() + " run" + (q.getPosition() == 1 ? "" : "s")
+                      + " ahead", q.getQueued(), q.getRunning(), tty ? "   " : "\n");
+              out.flush();
+            }
+            continue;
+          }
           next = e.getIndex() + 1;
           if (quiet) {
             continue;
@@ -409,12 +423,12 @@ final class Commands {
     @Option(names = "--owner")
     String owner;
 
-    @Option(names = "--limit", description = "At most this many (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--limit", description = "At most this many (default: ${DEFAULT-VALUE}; 0 for all).")
     int limit = 50;
 
     @Override
     Integer run() {
-      ListRunsRequest.Builder b = ListRunsRequest.newBuilder().addAllStates(states).setLimit(limit);
+      ListRunsRequest.Builder b = ListRunsRequest.newBuilder().addAllStates(states);
       if (backbone != null) {
         b.setBackbone(backbone);
       }
@@ -427,7 +441,16 @@ final class Commands {
       if (owner != null) {
         b.setOwner(owner);
       }
-      ListRunsResponse resp = root.blocking().listRuns(b.build());
+      // Pages of at most 100 runs (and 1 MB) each, until the limit.
+      ListRunsResponse.Builder all = ListRunsResponse.newBuilder();
+      String token = "";
+      do {
+        int want = limit == 0 ? 100 : Math.min(100, limit - all.getRunsCount());
+        ListRunsResponse page = root.blocking().listRuns(b.setLimit(want).setPageToken(token).build());
+        all.addAllRuns(page.getRunsList());
+        token = page.getNextPageToken();
+      } while (!token.isEmpty() && (limit == 0 || all.getRunsCount() < limit));
+      ListRunsResponse resp = all.setNextPageToken(token).build();
       if (root.json) {
         root.printJson(out(), resp);
         return 0;
@@ -438,7 +461,8 @@ final class Commands {
         var c = r.getResolved();
         t.row(r.getRunId(), r.getState(), c.getDataset(), c.getBackbone(), c.getHead(),
             c.getHead() == Head.RATING ? String.valueOf(c.getRatingWeight()) : "-",
-            r.getState() == RunState.SUCCEEDED ? fmt(r.getTest().getAuc()) : "-", r.getEpochsCount(), r.getOwner(),
+            r.getState() == RunState.SUCCEEDED ? fmt(r.getTest().getAuc())
+                : r.getState() == RunState.QUEUED ? "#" + r.getQueuePosition() : "-", r.getEpochsCount(), r.getOwner(),
             TIME.format(Instant.ofEpochMilli(r.getCreatedUnixMs())), r.getRequest().getName());
       }
       if (t.isEmpty()) {
@@ -469,7 +493,22 @@ final class Commands {
       if (!r.getMessage().isEmpty()) {
         o.printf("message   %s%n", r.getMessage());
       }
+      if (r.getState() == RunState.QUEUED) {
+        o.printf("queue     %s%n", r.getQueuePosition() == 0 ? "starts next"
+            : r.getQueuePosition() + " queued run(s) start before it");
+      }
       o.printf("owner     %s, device %s%n", r.getOwner(), r.getDevice());
+      if (r.getAttempt() > 0) {
+        o.printf("worker    %s, attempt %d%s%n", r.getWorker().isEmpty() ? "-" : r.getWorker(), r.getAttempt(),
+            r.getCrashes() > 0 ? " (" + r.getCrashes() + " crashed)" : "");
+      }
+      if (!r.getCancelledBy().isEmpty()) {
+        o.printf("cancelled by %s%n", r.getCancelledBy());
+      }
+      if (r.getFilesRetiredUnixMs() > 0) {
+        o.printf("files     removed %s by the retention policy (record kept)%n",
+            TIME.format(Instant.ofEpochMilli(r.getFilesRetiredUnixMs())));
+      }
       o.printf(Locale.ROOT, "model     %s, head %s%s, d=%d, %,d parameters%n", c.getBackbone(), c.getHead(),
           c.getHead() == Head.RATING ? " (" + c.getAggregation() + ", lambda_r " + c.getRatingWeight() + ")" : "",
           c.getEmbeddingSize(), r.getParameters());
@@ -501,20 +540,70 @@ final class Commands {
     }
   }
 
-  @Command(name = "cancel", mixinStandardHelpOptions = true, description = "Cancel a queued or running run.",
-      footer = {"", "Example:", "  ctrlab cancel 3f2a9c81d0e4"})
+  @Command(name = "cancel", mixinStandardHelpOptions = true,
+      description = "Cancel queued or running runs: by id, or all of yours in a study or with a tag.",
+      footer = {"", "Examples:", "  ctrlab cancel 3f2a9c81d0e4", "  ctrlab cancel --study 9c1e0a7b2d44",
+          "  ctrlab cancel --tag sweep-3"})
   static final class Cancel extends Base {
-    @Parameters(paramLabel = "RUN_ID")
-    String runId;
+    @Parameters(paramLabel = "RUN_ID", arity = "0..*")
+    List<String> runIds = List.of();
+
+    @Option(names = "--study", description = "Every queued or running run of yours in this study.")
+    String study;
+
+    @Option(names = "--tag", description = "Every queued or running run of yours with this tag.")
+    String tag;
 
     @Override
     Integer run() {
-      Run r = root.blocking().cancelRun(CancelRunRequest.newBuilder().setRunId(runId).build());
-      if (root.json) {
-        root.printJson(out(), r);
-      } else {
-        out().println(r.getRunId() + " " + r.getState() + (r.getState() == RunState.RUNNING
-            ? " (stops after the current batch)" : ""));
+      if (runIds.isEmpty() == (study == null && tag == null)) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "give RUN_IDs, or --study or --tag");
+      }
+      if (study != null || tag != null) {
+        CancelRunsRequest.Builder b = CancelRunsRequest.newBuilder();
+        if (study != null) {
+          b.setStudyId(study);
+        }
+        if (tag != null) {
+          b.setTag(tag);
+        }
+        CancelRunsResponse resp = root.blocking().cancelRuns(b.build());
+        if (root.json) {
+          root.printJson(out(), resp);
+        } else {
+          out().println("cancelled " + resp.getRunIdsCount() + " run" + (resp.getRunIdsCount() == 1 ? "" : "s")
+              + (resp.getRunIdsCount() == 0 ? "" : ": " + String.join(" ", resp.getRunIdsList())));
+        }
+        return 0;
+      }
+      for (String id : runIds) {
+        Run r = root.blocking().cancelRun(CancelRunRequest.newBuilder().setRunId(id).build());
+        if (root.json) {
+          root.printJson(out(), r);
+        } else {
+          out().println(r.getRunId() + " " + r.getState() + (r.getMessage().isEmpty() ? "" : ": " + r.getMessage()));
+        }
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "delete", mixinStandardHelpOptions = true,
+      description = "Delete finished runs of yours with everything stored for them (record, events, checkpoints).",
+      footer = {"", "Example:", "  ctrlab delete 3f2a9c81d0e4"})
+  static final class Delete extends Base {
+    @Parameters(paramLabel = "RUN_ID", arity = "1..*")
+    List<String> runIds;
+
+    @Override
+    Integer run() {
+      for (String id : runIds) {
+        DeleteRunResponse r = root.blocking().deleteRun(DeleteRunRequest.newBuilder().setRunId(id).build());
+        if (root.json) {
+          root.printJson(out(), r);
+        } else {
+          out().printf(Locale.ROOT, "%s deleted (%,d bytes of files)%n", id, r.getBytesFreed());
+        }
       }
       return 0;
     }
@@ -724,7 +813,8 @@ final class Commands {
       out().printf("server      %s (ctrlab %s, TensorFlow %s)%n", root.server, i.getVersion(),
           i.getTensorflowVersion());
       out().printf("device      %s%s%n", i.getDevice(), i.getOnednn() ? ", oneDNN CPU kernels" : "");
-      out().printf("queue       %d waiting, %d worker(s)%n", i.getQueueLength(), i.getWorkers());
+      out().printf("queue       %d waiting, %d of %d slot(s) busy, at most %d queued per user%n",
+          i.getQueueLength(), i.getRunning(), i.getWorkers(), i.getMaxQueuedPerUser());
       out().printf("you         %s%s%n", i.getUser(), i.getAuthRequired() ? " (token required)" : "");
       return 0;
     }

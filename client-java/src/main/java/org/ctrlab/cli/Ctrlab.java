@@ -21,7 +21,7 @@ import picocli.CommandLine.ScopeType;
     description = "Run CTR experiments on a shared ctrlab server.",
     defaultValueProvider = Ctrlab.Defaults.class,
     subcommands = {Commands.Train.class, Commands.Compare.class, Commands.Watch.class, Commands.Runs.class,
-        Commands.Show.class, Commands.Cancel.class, Commands.Evaluate.class, Commands.Perturb.class,
+        Commands.Show.class, Commands.Cancel.class, Commands.Delete.class, Commands.Evaluate.class, Commands.Perturb.class,
         Commands.Inspect.class, StudyCommands.class, Reproduce.class,
         Commands.Backbones.class, Commands.Datasets.class, Commands.Info.class,
         picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class},

@@ -26,7 +26,7 @@ class CliLoopbackTest {
   @BeforeAll
   static void start() throws Exception {
     new SyntheticData(500, 150, 20, 40, 3).write(tmp.resolve("data").resolve("synthetic"));
-    server = new CtrlabServer(new CtrlabServer.Options("127.0.0.1", 0, tmp.resolve("data"), tmp.resolve("runs"),
+    server = new CtrlabServer(CtrlabServer.Options.local("127.0.0.1", 0, tmp.resolve("data"), tmp.resolve("runs"),
         Map.of(), null, null, 1, 2, false)).start();
   }
 
@@ -86,11 +86,40 @@ class CliLoopbackTest {
     Out bad = cli("train", "--dataset", "synthetic", "--backbone", "NoSuchNet");
     assertEquals(3, bad.code());
     assertTrue(bad.err().startsWith("error: INVALID_ARGUMENT: unknown backbone 'NoSuchNet'"), bad.err());
-    Out missing = cli("show", "abc");
+    Out missing = cli("show", "0123456789ab");
     assertEquals(3, missing.code());
-    assertEquals("error: NOT_FOUND: no run with id 'abc'", missing.err().strip());
+    assertEquals("error: NOT_FOUND: no run with id '0123456789ab'", missing.err().strip());
+    Out malformed = cli("show", "abc");
+    assertEquals(3, malformed.code());
+    assertTrue(malformed.err().startsWith("error: INVALID_ARGUMENT: run_id must be 12 lowercase hex digits"),
+        malformed.err());
     Out usage = cli("train", "--dataset", "synthetic");
     assertEquals(2, usage.code());
+  }
+
+  @Test
+  void cancelByTagAndDeleteInOneCommandEach() {
+    List<String> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Out t = cli("train", "--dataset", "synthetic", "--backbone", "DCNV2", "--epochs", "30", "--tag", "sweep-x",
+          "--set", "mlp_hidden_size=16", "--embedding-size", "8");
+      assertEquals(0, t.code(), t.err());
+      ids.add(t.out().strip().split("\\s+")[0]);
+    }
+    Out c = cli("cancel", "--tag", "sweep-x");
+    assertEquals(0, c.code(), c.err());
+    assertTrue(c.out().startsWith("cancelled 3 runs: "), c.out());
+    for (String id : ids) {
+      assertTrue(c.out().contains(id), c.out());
+    }
+    Out show = cli("show", ids.get(2));
+    assertTrue(show.out().contains("cancelled by local"), show.out());
+    Out del = cli("delete", ids.get(0), ids.get(1));
+    assertEquals(0, del.code(), del.err());
+    assertTrue(del.out().contains(ids.get(0) + " deleted"), del.out());
+    assertEquals(3, cli("show", ids.get(0)).code());
+    Out none = cli("cancel");
+    assertEquals(2, none.code());
   }
 
   @Test

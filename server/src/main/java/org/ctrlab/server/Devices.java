@@ -90,6 +90,24 @@ public final class Devices {
     return "/device:CPU:0 (" + Runtime.getRuntime().availableProcessors() + " cores)";
   }
 
+  /**
+   * The GPUs TensorFlow sees, as the indices CUDA_VISIBLE_DEVICES takes ("0", "1", ...); empty on a CPU box. The
+   * server gives each slot one of them.
+   */
+  public static List<String> gpuIndices() {
+    List<String> out = new ArrayList<>();
+    try {
+      for (String[] d : list()) {
+        if (d[1].equals("GPU")) {
+          out.add(String.valueOf(out.size()));
+        }
+      }
+    } catch (RuntimeException | UnsatisfiedLinkError e) {
+      // no TensorFlow devices: no GPUs to hand out
+    }
+    return out;
+  }
+
   private static String shortName(String n) {
     int i = n.indexOf("/device:");
     return i >= 0 ? n.substring(i) : n;

@@ -29,11 +29,22 @@ public final class DatasetRegistry {
   private final Map<String, DatasetSpec> specs = new LinkedHashMap<>();
   private final Map<String, Path> overrides;
   private final boolean allowDownload;
+  private final Path cacheDir;
   private final Map<String, Dataset> loaded = new ConcurrentHashMap<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
   public DatasetRegistry(Path dataDir, List<DatasetSpec> specs, Map<String, Path> overrides, boolean allowDownload) {
+    this(dataDir, specs, overrides, allowDownload, null);
+  }
+
+  /**
+   * A registry that keeps prepared datasets in {@code cacheDir} ({@link DatasetCache}; null for none), so that
+   * other processes (workers) load them without preparing them again.
+   */
+  public DatasetRegistry(Path dataDir, List<DatasetSpec> specs, Map<String, Path> overrides, boolean allowDownload,
+      Path cacheDir) {
     this.dataDir = dataDir;
+    this.cacheDir = cacheDir;
     for (DatasetSpec s : specs) {
       this.specs.put(s.name, s);
     }
@@ -105,8 +116,28 @@ public final class DatasetRegistry {
             + spec.name + ".inter; start the server with --data-dir or --dataset " + spec.name + "=PATH)");
       }
     }
+    Path cached = null;
+    if (cacheDir != null) {
+      try {
+        cached = DatasetCache.file(cacheDir, spec, dir);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot list " + dir, e);
+      }
+      Optional<Dataset> hit = DatasetCache.read(cached);
+      if (hit.isPresent()) {
+        return hit.get();
+      }
+    }
     RawData raw = GroupLensReader.present(dir) ? GroupLensReader.read(dir, spec) : AtomicReader.read(dir, spec);
-    return DatasetBuilder.build(spec, raw);
+    Dataset d = DatasetBuilder.build(spec, raw);
+    if (cached != null) {
+      try {
+        DatasetCache.write(cached, d);
+      } catch (IOException e) {
+        System.err.println("ctrlab: cannot cache the prepared " + spec.name + " in " + cacheDir + ": " + e);
+      }
+    }
+    return d;
   }
 
   /** Loads a dataset from a directory without a registry (tests, benchmarks). */

@@ -29,6 +29,8 @@ public final class DatasetSpec {
   public final String downloadMd5;
   /** Generated on first use instead of read ("synthetic"). */
   public final boolean generated;
+  /** The configuration it was made from, as text: part of the prepared-dataset cache's key. */
+  public final String configText;
 
   @SuppressWarnings("unchecked")
   public DatasetSpec(Map<String, Object> yaml) {
@@ -61,6 +63,7 @@ public final class DatasetSpec {
     this.downloadUrl = dl == null ? null : str(dl, "url", null);
     this.downloadMd5 = dl == null ? null : str(dl, "md5", null);
     this.generated = Boolean.TRUE.equals(yaml.get("generated"));
+    this.configText = String.valueOf(yaml);
   }
 
   public List<String> columns(String kind) {

@@ -9,6 +9,7 @@ import org.ctrlab.server.model.BatchFeeder;
 import org.ctrlab.server.model.CtrModel;
 import org.ctrlab.server.nn.Net;
 import org.ctrlab.server.nn.Param;
+import org.ctrlab.server.train.Cancellation;
 import org.ctrlab.server.train.Trainer;
 
 /**
@@ -26,12 +27,18 @@ public final class Perturbation {
   public record Row(double sigma, Trainer.Evaluation eval) {}
 
   public static List<Row> inputs(CtrModel model, Dataset ds, int[] rows, List<Double> sigmas, long seed) {
+    return inputs(model, ds, rows, sigmas, seed, Cancellation.NONE);
+  }
+
+  public static List<Row> inputs(CtrModel model, Dataset ds, int[] rows, List<Double> sigmas, long seed,
+      Cancellation cancel) {
     List<Row> out = new ArrayList<>();
     float[] labels = labels(ds, rows);
     for (double sigma : sigmas) {
       float[] scores = new float[rows.length];
       try (BatchFeeder f = new BatchFeeder(ds, BATCH)) {
         for (int from = 0, b = 0; from < rows.length; from += BATCH, b++) {
+          cancel.check();
           f.fill(rows, from, Math.min(rows.length, from + BATCH));
           if (sigma == 0) {
             model.predict(f, scores, from);
@@ -48,6 +55,12 @@ public final class Perturbation {
 
   public static List<Row> tables(CtrModel model, Dataset ds, int[] rows, List<Double> sigmas, long seed,
       int evalBatch) {
+    return tables(model, ds, rows, sigmas, seed, evalBatch, Cancellation.NONE);
+  }
+
+  /** As above; the tables are restored whether it ends, fails or is cancelled. */
+  public static List<Row> tables(CtrModel model, Dataset ds, int[] rows, List<Double> sigmas, long seed,
+      int evalBatch, Cancellation cancel) {
     List<Param> tables = model.embeddingTables();
     List<float[]> clean = Net.read(model.session(), tables);
     List<Row> out = new ArrayList<>();
@@ -62,8 +75,9 @@ public final class Perturbation {
           }
           noisy.add(v);
         }
+        cancel.check();
         Net.assign(model.session(), tables, noisy);
-        out.add(new Row(sigma, Trainer.evaluate(model, ds, rows, evalBatch)));
+        out.add(new Row(sigma, Trainer.evaluate(model, ds, rows, evalBatch, cancel)));
       }
     } finally {
       Net.assign(model.session(), tables, clean);
@@ -81,10 +95,15 @@ public final class Perturbation {
 
   /** ||dp/dE||_2 over the first {@code limit} rows: mean, median, p95, max, rows. */
   public static double[] lipschitz(CtrModel model, Dataset ds, int[] rows, int limit) {
+    return lipschitz(model, ds, rows, limit, Cancellation.NONE);
+  }
+
+  public static double[] lipschitz(CtrModel model, Dataset ds, int[] rows, int limit, Cancellation cancel) {
     int n = Math.min(limit, rows.length);
     float[] norms = new float[n];
     try (BatchFeeder f = new BatchFeeder(ds, 1024)) {
       for (int from = 0; from < n; from += 1024) {
+        cancel.check();
         f.fill(rows, from, Math.min(n, from + 1024));
         model.inputGradientNorms(f, norms, from);
       }

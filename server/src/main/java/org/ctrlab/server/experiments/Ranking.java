@@ -10,6 +10,7 @@ import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.data.Field;
 import org.ctrlab.server.model.BatchFeeder;
 import org.ctrlab.server.model.CtrModel;
+import org.ctrlab.server.train.Cancellation;
 
 /**
  * Sampled ranking metrics of METHOD.md section 3.2: for every test positive (rating >= 4) of a user, draw
@@ -30,8 +31,13 @@ public final class Ranking {
 
   public static Map<String, Double> evaluate(CtrModel model, Dataset ds, DataSplit split, List<Integer> ks,
       int negatives, long seed, int batchSize) {
+    return evaluate(model, ds, split, ks, negatives, seed, batchSize, Cancellation.NONE);
+  }
+
+  public static Map<String, Double> evaluate(CtrModel model, Dataset ds, DataSplit split, List<Integer> ks,
+      int negatives, long seed, int batchSize, Cancellation cancel) {
     Candidates c = candidates(ds, split, negatives, seed);
-    float[] scores = score(model, ds, c, batchSize);
+    float[] scores = score(model, ds, c, batchSize, cancel);
     return metrics(scores, c, ks);
   }
 
@@ -126,6 +132,10 @@ public final class Ranking {
   }
 
   static float[] score(CtrModel model, Dataset ds, Candidates c, int batchSize) {
+    return score(model, ds, c, batchSize, Cancellation.NONE);
+  }
+
+  static float[] score(CtrModel model, Dataset ds, Candidates c, int batchSize, Cancellation cancel) {
     List<Field> tok = ds.tokenFields();
     List<Field> seq = ds.seqFields();
     List<Field> flt = ds.floatFields();
@@ -144,6 +154,7 @@ public final class Ranking {
     float[] scores = new float[c.itemRows().length];
     try (BatchFeeder f = new BatchFeeder(ds, batchSize)) {
       for (int from = 0; from < scores.length; from += batchSize) {
+        cancel.check();
         int n = Math.min(batchSize, scores.length - from);
         for (int j = 0; j < n; j++) {
           f.fillMixed(j, c.baseRows()[from + j], c.itemRows()[from + j], tokFromItem, seqFromItem, fltFromItem);

@@ -307,6 +307,31 @@ public final class CtrModel implements AutoCloseable {
     return checkpointParams;
   }
 
+  /** Names of the checkpointed variables, in {@link #snapshot()}'s order. */
+  public List<String> checkpointNames() {
+    return checkpointParams.stream().map(p -> p.name).toList();
+  }
+
+  /** Names of every variable of the graph (weights, running statistics, optimizer slots), in {@link #variables()}'s order. */
+  public List<String> variableNames() {
+    return net.params().stream().map(p -> p.name).toList();
+  }
+
+  /** Current values of every variable of the graph, optimizer slots included: what resuming training needs. */
+  public List<float[]> variables() {
+    return Net.read(session, net.params());
+  }
+
+  /** Assigns every variable from {@link #variables()}'s values, checking that names and sizes match this graph. */
+  public void restoreVariables(List<String> names, List<float[]> values) {
+    List<Param> all = net.params();
+    if (!names.equals(variableNames())) {
+      throw new IllegalArgumentException("the saved state has variables " + names.size() + " not matching this model's "
+          + all.size() + " (a different backbone or hyperparameters)");
+    }
+    Net.assign(session, all, values);
+  }
+
   public long trainableScalars() {
     return net.trainable().stream().mapToLong(Param::size).sum();
   }

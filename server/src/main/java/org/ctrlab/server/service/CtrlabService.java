@@ -1,17 +1,25 @@
 package org.ctrlab.server.service;
 
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
 import org.ctrlab.api.v1.CancelRunRequest;
+import org.ctrlab.api.v1.CancelRunsRequest;
+import org.ctrlab.api.v1.CancelRunsResponse;
 import org.ctrlab.api.v1.CtrlabGrpc;
 import org.ctrlab.api.v1.DatasetInfo;
+import org.ctrlab.api.v1.DeleteRunRequest;
+import org.ctrlab.api.v1.DeleteRunResponse;
 import org.ctrlab.api.v1.EvaluateRequest;
 import org.ctrlab.api.v1.EvaluateResponse;
 import org.ctrlab.api.v1.GetRunRequest;
+import org.ctrlab.api.v1.GetStudyRequest;
 import org.ctrlab.api.v1.InspectRequest;
 import org.ctrlab.api.v1.InspectResponse;
 import org.ctrlab.api.v1.ListBackbonesRequest;
@@ -20,6 +28,8 @@ import org.ctrlab.api.v1.ListDatasetsRequest;
 import org.ctrlab.api.v1.ListDatasetsResponse;
 import org.ctrlab.api.v1.ListRunsRequest;
 import org.ctrlab.api.v1.ListRunsResponse;
+import org.ctrlab.api.v1.ListStudiesRequest;
+import org.ctrlab.api.v1.ListStudiesResponse;
 import org.ctrlab.api.v1.PerturbMode;
 import org.ctrlab.api.v1.PerturbRequest;
 import org.ctrlab.api.v1.PerturbResponse;
@@ -32,9 +42,6 @@ import org.ctrlab.api.v1.ServerInfoRequest;
 import org.ctrlab.api.v1.Split;
 import org.ctrlab.api.v1.Study;
 import org.ctrlab.api.v1.StudyRequest;
-import org.ctrlab.api.v1.GetStudyRequest;
-import org.ctrlab.api.v1.ListStudiesRequest;
-import org.ctrlab.api.v1.ListStudiesResponse;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.TrainResponse;
 import org.ctrlab.api.v1.WatchRunRequest;
@@ -43,22 +50,38 @@ import org.ctrlab.server.data.DataFormatException;
 import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.data.DatasetRegistry;
 import org.ctrlab.server.data.DatasetSpec;
+import org.ctrlab.server.jobs.Supervisor;
+import org.ctrlab.server.train.Cancellation;
+import org.ctrlab.server.train.RunFailure;
 import org.tensorflow.TensorFlow;
 
-/** The gRPC face of ctrlab: maps requests to the {@link RunManager} and failures to clear status codes. */
+/** The gRPC face of ctrlab: checks requests, maps them to the parts that serve them and failures to clear statuses. */
 public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
-  public static final String VERSION = "0.1.0";
+  public static final String VERSION = "0.2.0";
 
-  private final RunManager runs;
+  private final Runs runs;
+  private final Studies studies;
+  private final Analysis analysis;
+  private final EventHub hub;
+  private final Supervisor supervisor;
   private final RunConfigs configs;
   private final DatasetRegistry datasets;
+  private final Limits limits;
   private final boolean authRequired;
+  private final String device;
 
-  public CtrlabService(RunManager runs, RunConfigs configs, DatasetRegistry datasets, boolean authRequired) {
+  public CtrlabService(Runs runs, Studies studies, Analysis analysis, EventHub hub, Supervisor supervisor,
+      RunConfigs configs, DatasetRegistry datasets, Limits limits, boolean authRequired, String device) {
     this.runs = runs;
+    this.studies = studies;
+    this.analysis = analysis;
+    this.hub = hub;
+    this.supervisor = supervisor;
     this.configs = configs;
     this.datasets = datasets;
+    this.limits = limits;
     this.authRequired = authRequired;
+    this.device = device;
   }
 
   private static String user() {
@@ -66,7 +89,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
     return u == null ? "local" : u;
   }
 
-  /** Runs a unary call, turning exceptions into statuses. */
+  /** Runs a unary call in the calling thread, turning exceptions into statuses. */
   private static <T> void unary(StreamObserver<T> out, Callable<T> body) {
     T result;
     try {
@@ -75,11 +98,58 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       out.onError(toStatus(e));
       return;
     }
+    respond(out, result);
+  }
+
+  private static <T> void respond(StreamObserver<T> out, T result) {
     try {
       out.onNext(result);
       out.onCompleted();
     } catch (StatusRuntimeException | IllegalStateException gone) {
       // the client cancelled or went away; nothing to answer
+    }
+  }
+
+  /** An analysis body: it gets the call's cancellation (client cancel, deadline, server stop). */
+  @FunctionalInterface
+  private interface Job<T> {
+    T call(Cancellation cancel) throws Exception;
+  }
+
+  /**
+   * Runs a unary analysis call on the bounded analysis pool. Checks done by {@code check} happen first, in the
+   * calling thread, so a bad request costs no pool slot.
+   */
+  private <T> void analysisCall(StreamObserver<T> out, Runnable check, Job<T> body) {
+    try {
+      check.run();
+      Context ctx = Context.current();
+      Cancellation cancel = analysis.cancellation(ctx::isCancelled);
+      analysis.submit(ctx.wrap(() -> {
+        T result;
+        try {
+          result = body.call(cancel);
+        } catch (Exception e) {
+          fail(out, e);
+          return;
+        }
+        respond(out, result);
+      }));
+    } catch (Exception e) {
+      out.onError(toStatus(e));
+    }
+  }
+
+  private void fail(StreamObserver<?> out, Exception e) {
+    try {
+      if (e instanceof CancellationException && analysis.stopping()) {
+        out.onError(Status.UNAVAILABLE.withDescription("the server is stopping; try again when it is back")
+            .asRuntimeException());
+      } else {
+        out.onError(toStatus(e));
+      }
+    } catch (RuntimeException gone) {
+      // the call is already closed
     }
   }
 
@@ -89,25 +159,24 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
     }
     String msg = e.getMessage() == null ? e.toString() : e.getMessage();
     Status s;
-    if (e instanceof NotFoundException) {
+    if (e instanceof Refusal r) {
+      s = Status.fromCode(r.code);
+    } else if (e instanceof NotFoundException) {
       s = Status.NOT_FOUND;
     } else if (e instanceof IllegalArgumentException || e instanceof DataFormatException) {
       s = Status.INVALID_ARGUMENT;
-    } else if (e instanceof DatasetRegistry.MissingException || e instanceof IllegalStateException) {
+    } else if (e instanceof DatasetRegistry.MissingException || e instanceof IllegalStateException
+        || e instanceof RunFailure) {
       s = Status.FAILED_PRECONDITION;
+    } else if (e instanceof CancellationException) {
+      s = Status.CANCELLED;
+      msg = "cancelled: the client cancelled the call or its deadline passed";
     } else if (e instanceof SQLException) {
-      s = Status.INTERNAL.withDescription("run store: " + msg);
-      return s.asRuntimeException();
+      return Status.INTERNAL.withDescription("run store: " + msg).asRuntimeException();
     } else {
       s = Status.INTERNAL;
     }
     return s.withDescription(msg).asRuntimeException();
-  }
-
-  private static void requireId(String id) {
-    if (id.isEmpty()) {
-      throw new IllegalArgumentException("run_id is required");
-    }
   }
 
   @Override
@@ -120,27 +189,34 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
 
   @Override
   public void getRun(GetRunRequest req, StreamObserver<Run> out) {
-    unary(out, () -> {
-      requireId(req.getRunId());
-      return runs.get(req.getRunId());
-    });
+    unary(out, () -> Views.fit(runs.get(req.getRunId()), limits.maxResponseBytes()));
   }
 
   @Override
   public void listRuns(ListRunsRequest req, StreamObserver<ListRunsResponse> out) {
     unary(out, () -> {
-      if (req.getLimit() < 0) {
-        throw new IllegalArgumentException("limit must be >= 0");
-      }
-      return ListRunsResponse.newBuilder().addAllRuns(runs.list(req)).build();
+      var page = runs.list(req);
+      return ListRunsResponse.newBuilder().addAllRuns(page.runs()).setNextPageToken(page.nextPageToken()).build();
     });
   }
 
   @Override
   public void cancelRun(CancelRunRequest req, StreamObserver<Run> out) {
+    unary(out, () -> runs.cancel(req.getRunId(), user()));
+  }
+
+  @Override
+  public void cancelRuns(CancelRunsRequest req, StreamObserver<CancelRunsResponse> out) {
+    unary(out, () -> CancelRunsResponse.newBuilder()
+        .addAllRunIds(runs.cancelMatching(user(), req.getStudyId(), req.getTag(), user())).build());
+  }
+
+  @Override
+  public void deleteRun(DeleteRunRequest req, StreamObserver<DeleteRunResponse> out) {
     unary(out, () -> {
-      requireId(req.getRunId());
-      return runs.cancel(req.getRunId(), user());
+      long freed = runs.delete(req.getRunId(), user());
+      analysis.forget(req.getRunId());
+      return DeleteRunResponse.newBuilder().setBytesFreed(freed).build();
     });
   }
 
@@ -148,54 +224,50 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   public void watchRun(WatchRunRequest req, StreamObserver<RunEvent> out) {
     ServerCallStreamObserver<RunEvent> call = (ServerCallStreamObserver<RunEvent>) out;
     try {
-      requireId(req.getRunId());
+      runs.get(req.getRunId());
       if (req.getFromIndex() < 0) {
         throw new IllegalArgumentException("from_index must be >= 0");
       }
       Object lock = new Object();
-      Runnable stop = runs.watch(req.getRunId(), req.getFromIndex(), new RunManager.Watcher() {
+      long[] next = {req.getFromIndex()};
+      Runnable stop = hub.watch(req.getRunId(), req.getFromIndex(), new EventHub.Watcher() {
+        @Override
+        public boolean ready() {
+          if (call.isCancelled()) {
+            throw new IllegalStateException("watcher gone");
+          }
+          return call.isReady();
+        }
+
         @Override
         public void event(RunEvent e) {
           synchronized (lock) {
-            if (call.isCancelled()) {
-              throw new IllegalStateException("watcher gone");
-            }
             call.onNext(e);
+            if (!e.hasBatch() && !e.hasQueue()) {
+              next[0] = e.getIndex() + 1;
+            }
           }
         }
 
         @Override
         public void done() {
           synchronized (lock) {
-            if (!call.isCancelled()) {
-              call.onCompleted();
-            }
+            call.onCompleted();
+          }
+        }
+
+        @Override
+        public void stopping() {
+          synchronized (lock) {
+            call.onError(Status.UNAVAILABLE.withDescription("the server is stopping; watch again from index "
+                + next[0] + " when it is back (the run resumes after a restart)").asRuntimeException());
           }
         }
       });
-      call.setOnCancelHandler(stop);
+      call.setOnCancelHandler(stop::run);
     } catch (Exception e) {
       out.onError(toStatus(e));
     }
-  }
-
-  @Override
-  public void evaluate(EvaluateRequest req, StreamObserver<EvaluateResponse> out) {
-    unary(out, () -> {
-      requireId(req.getRunId());
-      for (int k : req.getRankingKList()) {
-        if (k < 1 || k > 1000) {
-          throw new IllegalArgumentException("ranking_k must be in [1, 1000], got " + k);
-        }
-      }
-      if (req.getRankingNegatives() < 0 || req.getRankingNegatives() > 10_000) {
-        throw new IllegalArgumentException("ranking_negatives must be in [0, 10000], got "
-            + req.getRankingNegatives());
-      }
-      int negatives = req.getRankingNegatives() == 0 ? 100 : req.getRankingNegatives();
-      return EvaluateResponse.newBuilder().setMetrics(runs.evaluate(req.getRunId(), split(req.getSplitValue()),
-          req.getRankingKList(), negatives, req.getRankingSeed())).build();
-    });
   }
 
   private static Split split(int value) {
@@ -207,83 +279,123 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   }
 
   @Override
+  public void evaluate(EvaluateRequest req, StreamObserver<EvaluateResponse> out) {
+    analysisCall(out, () -> {
+      Ids.check("run_id", req.getRunId());
+      if (req.getRankingKCount() > limits.maxRankingK()) {
+        throw new IllegalArgumentException(String.format("%,d ranking_k values; at most %d (--max-ranking-k)",
+            req.getRankingKCount(), limits.maxRankingK()));
+      }
+      for (int k : req.getRankingKList()) {
+        if (k < 1 || k > 1000) {
+          throw new IllegalArgumentException("ranking_k must be in [1, 1000], got " + k);
+        }
+      }
+      if (req.getRankingNegatives() < 0 || req.getRankingNegatives() > 10_000) {
+        throw new IllegalArgumentException("ranking_negatives must be in [0, 10000], got "
+            + req.getRankingNegatives());
+      }
+      split(req.getSplitValue());
+    }, cancel -> EvaluateResponse.newBuilder().setMetrics(analysis.evaluate(req.getRunId(),
+        split(req.getSplitValue()), req.getRankingKList(), req.getRankingNegatives() == 0 ? 100
+            : req.getRankingNegatives(), req.getRankingSeed(), cancel)).build());
+  }
+
+  @Override
   public void perturb(PerturbRequest req, StreamObserver<PerturbResponse> out) {
-    unary(out, () -> {
-      requireId(req.getRunId());
+    analysisCall(out, () -> {
+      Ids.check("run_id", req.getRunId());
       if (req.getSigmasCount() == 0) {
         throw new IllegalArgumentException("sigmas is empty; give at least one noise level, e.g. 0, 0.01, 0.05");
+      }
+      if (req.getSigmasCount() > limits.maxSigmas()) {
+        throw new IllegalArgumentException(String.format("%,d sigmas; at most %d per call (--max-sigmas)",
+            req.getSigmasCount(), limits.maxSigmas()));
       }
       for (double s : req.getSigmasList()) {
         if (!(s >= 0 && s <= 100)) {
           throw new IllegalArgumentException("every sigma must be in [0, 100], got " + s);
         }
       }
-      PerturbMode mode = PerturbMode.forNumber(req.getModeValue());
-      if (mode == null) {
+      if (PerturbMode.forNumber(req.getModeValue()) == null) {
         throw new IllegalArgumentException("unknown perturb mode " + req.getModeValue() + "; use INPUT or TABLES");
       }
-      return PerturbResponse.newBuilder().addAllResults(runs.perturb(req.getRunId(), req.getSigmasList(),
-          req.getNoiseSeed(), mode == PerturbMode.TABLES ? PerturbMode.TABLES : PerturbMode.INPUT,
-          split(req.getSplitValue()))).build();
-    });
-  }
-
-  @Override
-  public void predict(PredictRequest req, StreamObserver<PredictBatch> out) {
-    try {
-      requireId(req.getRunId());
-      if (req.getLimit() < 0) {
-        throw new IllegalArgumentException("limit must be >= 0");
-      }
-      ServerCallStreamObserver<PredictBatch> call = (ServerCallStreamObserver<PredictBatch>) out;
-      runs.predict(req.getRunId(), split(req.getSplitValue()), req.getLimit(), 2048, b -> {
-        if (call.isCancelled()) {
-          throw Status.CANCELLED.withDescription("client went away").asRuntimeException();
-        }
-        call.onNext(b);
-      });
-      out.onCompleted();
-    } catch (Exception e) {
-      if (!((ServerCallStreamObserver<PredictBatch>) out).isCancelled()) {
-        out.onError(toStatus(e));
-      }
-    }
+      split(req.getSplitValue());
+    }, cancel -> PerturbResponse.newBuilder().addAllResults(analysis.perturb(req.getRunId(), req.getSigmasList(),
+        req.getNoiseSeed(), req.getMode() == PerturbMode.TABLES ? PerturbMode.TABLES : PerturbMode.INPUT,
+        split(req.getSplitValue()), cancel)).build());
   }
 
   @Override
   public void inspect(InspectRequest req, StreamObserver<InspectResponse> out) {
-    unary(out, () -> {
-      requireId(req.getRunId());
-      if (req.getLipschitzRows() < 0) {
-        throw new IllegalArgumentException("lipschitz_rows must be >= 0");
+    analysisCall(out, () -> {
+      Ids.check("run_id", req.getRunId());
+      if (req.getLipschitzRows() < 0 || req.getLipschitzRows() > 1_000_000) {
+        throw new IllegalArgumentException("lipschitz_rows must be in [0, 1000000], got " + req.getLipschitzRows());
       }
-      InspectResponse r = runs.inspect(req.getRunId(), req.getPerStep());
-      if (req.getLipschitz()) {
-        int rows = req.getLipschitzRows() == 0 ? 10_000 : req.getLipschitzRows();
-        r = r.toBuilder().setLipschitz(runs.lipschitz(req.getRunId(), rows)).build();
+    }, cancel -> Views.fitInspect(analysis.inspect(req.getRunId(), req.getPerStep(),
+        !req.getLipschitz() ? 0 : req.getLipschitzRows() == 0 ? 10_000 : req.getLipschitzRows(), cancel),
+        limits.maxResponseBytes()));
+  }
+
+  @Override
+  public void predict(PredictRequest req, StreamObserver<PredictBatch> out) {
+    ServerCallStreamObserver<PredictBatch> call = (ServerCallStreamObserver<PredictBatch>) out;
+    Object ready = new Object();
+    call.setOnReadyHandler(() -> {
+      synchronized (ready) {
+        ready.notifyAll();
       }
-      return r;
     });
+    try {
+      Ids.check("run_id", req.getRunId());
+      if (req.getLimit() < 0) {
+        throw new IllegalArgumentException("limit must be >= 0");
+      }
+      Split split = split(req.getSplitValue());
+      Context ctx = Context.current();
+      Cancellation cancel = analysis.cancellation(() -> ctx.isCancelled() || call.isCancelled());
+      analysis.submit(ctx.wrap(() -> {
+        try {
+          analysis.predict(req.getRunId(), split, req.getLimit(), batch -> {
+            synchronized (ready) {
+              while (!call.isReady()) {
+                cancel.check();
+                try {
+                  ready.wait(100);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                  throw new CancellationException("interrupted");
+                }
+              }
+            }
+            call.onNext(batch);
+          }, cancel);
+          call.onCompleted();
+        } catch (Exception e) {
+          if (!call.isCancelled()) {
+            fail(out, e);
+          }
+        }
+      }));
+    } catch (Exception e) {
+      out.onError(toStatus(e));
+    }
   }
 
   @Override
   public void startStudy(StudyRequest req, StreamObserver<Study> out) {
-    unary(out, () -> runs.startStudy(req, user()));
+    unary(out, () -> studies.start(req, user()));
   }
 
   @Override
   public void getStudy(GetStudyRequest req, StreamObserver<Study> out) {
-    unary(out, () -> {
-      if (req.getStudyId().isEmpty()) {
-        throw new IllegalArgumentException("study_id is required");
-      }
-      return runs.study(req.getStudyId());
-    });
+    unary(out, () -> studies.get(req.getStudyId()));
   }
 
   @Override
   public void listStudies(ListStudiesRequest req, StreamObserver<ListStudiesResponse> out) {
-    unary(out, () -> ListStudiesResponse.newBuilder().addAllStudies(runs.studies(req.getLimit())).build());
+    unary(out, () -> ListStudiesResponse.newBuilder().addAllStudies(studies.list(req.getLimit())).build());
   }
 
   @Override
@@ -310,8 +422,13 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
 
   @Override
   public void getServerInfo(ServerInfoRequest req, StreamObserver<ServerInfo> out) {
-    unary(out, () -> ServerInfo.newBuilder().setVersion(VERSION).setDevice(runs.device())
-        .setTensorflowVersion(TensorFlow.version()).setQueueLength(runs.queueLength()).setWorkers(runs.workers())
-        .setAuthRequired(authRequired).setUser(user()).setOnednn(org.ctrlab.server.Devices.oneDnn()).build());
+    unary(out, () -> {
+      List<String> queue = supervisor.queueOrder();
+      return ServerInfo.newBuilder().setVersion(VERSION).setDevice(device)
+          .setTensorflowVersion(TensorFlow.version()).setQueueLength(queue.size())
+          .setWorkers(supervisor.settings().slots()).setRunning(supervisor.busySlots())
+          .setMaxQueuedPerUser(limits.maxQueuedPerUser()).setAuthRequired(authRequired).setUser(user())
+          .setOnednn(org.ctrlab.server.Devices.oneDnn()).build();
+    });
   }
 }

@@ -1,88 +1,205 @@
 package org.ctrlab.server.store;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.ctrlab.api.v1.ListRunsRequest;
 import org.ctrlab.api.v1.Run;
 import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.Study;
+import org.flywaydb.core.Flyway;
+import org.sqlite.SQLiteConfig;
 
 /**
- * Run history in an embedded SQLite database: each run's record (a {@link Run} message), its event log (numbered
- * from 0, for WatchRun replay) and binary artifacts such as gradient-norm logs. Writes are transactions, so a crash
- * never leaves half a record; the file survives restarts.
+ * Run history in an embedded SQLite database, shared by the server and its worker processes: each run's record (a
+ * {@link Run} message), its event log (numbered from 0, for WatchRun replay), binary artifacts such as gradient-norm
+ * logs, studies and the live batch progress of running runs.
+ *
+ * <p>Writes are transactions that take the database's write lock at their start, so a read-modify-write by one
+ * process can never interleave with another's; {@link #update} lets a writer check the record it is about to change
+ * (a worker checks that the run is still its attempt's), which fences off stale writers. The schema is created and
+ * migrated by Flyway (scripts in db/migration/sqlite) when the server opens the store; workers only open it.
  */
 public final class RunStore implements AutoCloseable {
+  /** Changes a run record; returning null leaves it unchanged and writes nothing. */
+  @FunctionalInterface
+  public interface Change {
+    Run apply(Run current);
+  }
+
+  /** What a page of {@link #list} returns: the runs and the token of the next page (empty at the end). */
+  public record Page(List<Run> runs, String nextPageToken) {}
+
+  /** A live batch-progress row. */
+  public record Progress(String runId, int attempt, int epoch, int batch, int batches, long unixMs) {}
+
   private final Connection db;
 
-  public RunStore(Path file) throws SQLException {
+  private RunStore(Connection db) {
+    this.db = db;
+  }
+
+  /** Opens (creating or migrating the schema first) the store of a server. */
+  public static RunStore open(Path file) throws SQLException {
+    String url = url(file);
+    migrate(url);
+    return new RunStore(connect(url));
+  }
+
+  /** Opens an existing store without touching its schema (a worker's view). */
+  public static RunStore attach(Path file) throws SQLException {
+    if (!Files.isRegularFile(file)) {
+      throw new SQLException("no run store at " + file);
+    }
+    return new RunStore(connect(url(file)));
+  }
+
+  private static String url(Path file) throws SQLException {
     try {
       Files.createDirectories(file.toAbsolutePath().getParent());
     } catch (java.io.IOException e) {
-      throw new SQLException("cannot create " + file.getParent(), e);
+      throw new SQLException("cannot create " + file.toAbsolutePath().getParent(), e);
     }
-    db = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
-    try (Statement s = db.createStatement()) {
-      s.execute("PRAGMA journal_mode=WAL");
-      s.execute("PRAGMA synchronous=NORMAL");
-      s.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, owner TEXT NOT NULL, state INTEGER NOT NULL,"
-          + " created_ms INTEGER NOT NULL, backbone TEXT NOT NULL, dataset TEXT NOT NULL, record BLOB NOT NULL)");
-      s.execute("CREATE TABLE IF NOT EXISTS run_tags (run_id TEXT NOT NULL, tag TEXT NOT NULL,"
-          + " PRIMARY KEY (run_id, tag))");
-      s.execute("CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, idx INTEGER NOT NULL, event BLOB NOT NULL,"
-          + " PRIMARY KEY (run_id, idx))");
-      s.execute("CREATE TABLE IF NOT EXISTS studies (study_id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
-          + " created_ms INTEGER NOT NULL, record BLOB NOT NULL)");
-      s.execute("CREATE TABLE IF NOT EXISTS artifacts (run_id TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,"
-          + " PRIMARY KEY (run_id, name))");
+    return "jdbc:sqlite:" + file.toAbsolutePath();
+  }
+
+  private static void migrate(String url) throws SQLException {
+    try {
+      Flyway.configure().dataSource(url, null, null).locations("classpath:db/migration/sqlite")
+          .baselineOnMigrate(true).baselineVersion("1").load().migrate();
+    } catch (org.flywaydb.core.api.FlywayException e) {
+      throw new SQLException("cannot migrate the run store " + url + ": " + e.getMessage(), e);
     }
   }
 
-  public synchronized void insert(Run run) throws SQLException {
-    boolean auto = db.getAutoCommit();
+  private static Connection connect(String url) throws SQLException {
+    SQLiteConfig c = new SQLiteConfig();
+    c.setJournalMode(SQLiteConfig.JournalMode.WAL);
+    c.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+    c.setBusyTimeout(30_000);
+    c.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+    return c.createConnection(url);
+  }
+
+  @FunctionalInterface
+  private interface Body<T> {
+    T run() throws SQLException;
+  }
+
+  /** Runs body in one write transaction. */
+  private <T> T tx(Body<T> body) throws SQLException {
     db.setAutoCommit(false);
     try {
-      try (PreparedStatement p = db.prepareStatement("INSERT INTO runs VALUES (?,?,?,?,?,?,?)")) {
-        p.setString(1, run.getRunId());
-        p.setString(2, run.getOwner());
-        p.setInt(3, run.getStateValue());
-        p.setLong(4, run.getCreatedUnixMs());
-        p.setString(5, run.getRequest().getBackbone());
-        p.setString(6, run.getRequest().getDataset());
-        p.setBytes(7, run.toByteArray());
-        p.executeUpdate();
-      }
-      try (PreparedStatement p = db.prepareStatement("INSERT OR IGNORE INTO run_tags VALUES (?,?)")) {
-        for (String t : run.getRequest().getTagsList()) {
-          p.setString(1, run.getRunId());
-          p.setString(2, t);
-          p.executeUpdate();
-        }
-      }
+      T t = body.run();
       db.commit();
-    } catch (SQLException e) {
+      return t;
+    } catch (SQLException | RuntimeException e) {
       db.rollback();
       throw e;
     } finally {
-      db.setAutoCommit(auto);
+      db.setAutoCommit(true);
     }
   }
 
-  public synchronized void update(Run run) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("UPDATE runs SET state = ?, record = ? WHERE run_id = ?")) {
+  /** Inserts runs (with their first events) and optionally the study they make up, all or nothing. */
+  public synchronized void insert(List<Run> runs, List<RunEvent> firstEvents, Study study) throws SQLException {
+    tx(() -> {
+      try (PreparedStatement p = db.prepareStatement("INSERT INTO runs (run_id, owner, state, created_ms, backbone,"
+          + " dataset, record, started_ms, finished_ms, priority, retired) VALUES (?,?,?,?,?,?,?,0,0,0,0)");
+          PreparedStatement tags = db.prepareStatement(
+              "INSERT INTO run_tags (run_id, tag) VALUES (?,?) ON CONFLICT DO NOTHING")) {
+        for (Run run : runs) {
+          p.setString(1, run.getRunId());
+          p.setString(2, run.getOwner());
+          p.setInt(3, run.getStateValue());
+          p.setLong(4, run.getCreatedUnixMs());
+          p.setString(5, run.getRequest().getBackbone());
+          p.setString(6, run.getRequest().getDataset());
+          p.setBytes(7, run.toByteArray());
+          p.executeUpdate();
+          for (String t : run.getRequest().getTagsList()) {
+            tags.setString(1, run.getRunId());
+            tags.setString(2, t);
+            tags.executeUpdate();
+          }
+          for (RunEvent e : firstEvents) {
+            append(run.getRunId(), e);
+          }
+        }
+      }
+      if (study != null) {
+        try (PreparedStatement p = db.prepareStatement(
+            "INSERT INTO studies (study_id, owner, created_ms, record) VALUES (?,?,?,?)")) {
+          p.setString(1, study.getStudyId());
+          p.setString(2, study.getOwner());
+          p.setLong(3, study.getCreatedUnixMs());
+          p.setBytes(4, study.toByteArray());
+          p.executeUpdate();
+        }
+      }
+      return null;
+    });
+  }
+
+  public void insert(Run run, RunEvent... firstEvents) throws SQLException {
+    insert(List.of(run), List.of(firstEvents), null);
+  }
+
+  /**
+   * Reads a run, applies a change and appends events, in one transaction. Returns the record as stored, or empty
+   * when the run does not exist or the change declined (nothing is written then, events included).
+   */
+  public synchronized Optional<Run> update(String runId, Change change, RunEvent... events) throws SQLException {
+    return tx(() -> {
+      Optional<Run> cur = getUnlocked(runId);
+      if (cur.isEmpty()) {
+        return Optional.<Run>empty();
+      }
+      Run next = change.apply(cur.get());
+      if (next == null) {
+        return Optional.<Run>empty();
+      }
+      write(next);
+      for (RunEvent e : events) {
+        append(runId, e);
+      }
+      return Optional.of(next);
+    });
+  }
+
+  /** Overwrites a run record. */
+  public synchronized void put(Run run) throws SQLException {
+    tx(() -> {
+      write(run);
+      return null;
+    });
+  }
+
+  private void write(Run run) throws SQLException {
+    try (PreparedStatement p = db.prepareStatement("UPDATE runs SET state = ?, record = ?, started_ms = ?,"
+        + " finished_ms = ?, retired = ?, priority = ? WHERE run_id = ?")) {
       p.setInt(1, run.getStateValue());
       p.setBytes(2, run.toByteArray());
-      p.setString(3, run.getRunId());
+      p.setLong(3, run.getStartedUnixMs());
+      p.setLong(4, run.getFinishedUnixMs());
+      p.setInt(5, run.getFilesRetiredUnixMs() > 0 ? 1 : 0);
+      // A queued run that has run before was interrupted by a server stop: it goes ahead of the fair order.
+      p.setInt(6, run.getState() == RunState.QUEUED && run.getAttempt() > 0 ? 1 : 0);
+      p.setString(7, run.getRunId());
       if (p.executeUpdate() != 1) {
         throw new SQLException("no run " + run.getRunId());
       }
@@ -90,6 +207,10 @@ public final class RunStore implements AutoCloseable {
   }
 
   public synchronized Optional<Run> get(String runId) throws SQLException {
+    return getUnlocked(runId);
+  }
+
+  private Optional<Run> getUnlocked(String runId) throws SQLException {
     try (PreparedStatement p = db.prepareStatement("SELECT record FROM runs WHERE run_id = ?")) {
       p.setString(1, runId);
       try (ResultSet rs = p.executeQuery()) {
@@ -98,9 +219,18 @@ public final class RunStore implements AutoCloseable {
     }
   }
 
-  /** Runs matching the filter, newest first. */
-  public synchronized List<Run> list(ListRunsRequest f) throws SQLException {
-    StringBuilder sql = new StringBuilder("SELECT record FROM runs r WHERE 1=1");
+  /**
+   * One page of the runs matching the filter, newest first: at most limit runs (100 when 0) and at most maxBytes of
+   * serialized records (at least one run per page).
+   */
+  public Page list(ListRunsRequest f, int maxBytes) throws SQLException {
+    return list(f, maxBytes, r -> r);
+  }
+
+  /** As {@link #list(ListRunsRequest, int)}, each record as {@code view} shows it (and measured so). */
+  public synchronized Page list(ListRunsRequest f, int maxBytes, java.util.function.UnaryOperator<Run> view)
+      throws SQLException {
+    StringBuilder sql = new StringBuilder("SELECT record, created_ms, run_id FROM runs r WHERE 1=1");
     List<Object> args = new ArrayList<>();
     if (f.getStatesCount() > 0) {
       sql.append(" AND state IN (").append("?,".repeat(f.getStatesCount() - 1)).append("?)");
@@ -122,39 +252,144 @@ public final class RunStore implements AutoCloseable {
       sql.append(" AND EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)");
       args.add(f.getTag());
     }
-    sql.append(" ORDER BY created_ms DESC, rowid DESC LIMIT ?");
-    args.add(f.getLimit() > 0 ? f.getLimit() : 100);
+    if (!f.getPageToken().isEmpty()) {
+      Object[] after = decodeToken(f.getPageToken());
+      sql.append(" AND (created_ms < ? OR (created_ms = ? AND run_id < ?))");
+      args.add(after[0]);
+      args.add(after[0]);
+      args.add(after[1]);
+    }
+    int limit = f.getLimit() > 0 ? f.getLimit() : 100;
+    sql.append(" ORDER BY created_ms DESC, run_id DESC LIMIT ?");
+    args.add(limit + 1);
     try (PreparedStatement p = db.prepareStatement(sql.toString())) {
-      for (int i = 0; i < args.size(); i++) {
-        p.setObject(i + 1, args.get(i));
-      }
+      bind(p, args);
       List<Run> out = new ArrayList<>();
+      long bytes = 0;
+      String next = "";
+      try (ResultSet rs = p.executeQuery()) {
+        long lastCreated = 0;
+        String lastId = null;
+        while (rs.next()) {
+          Run run = view.apply(parse(rs.getBytes(1)));
+          int size = run.getSerializedSize();
+          if (out.size() == limit || (!out.isEmpty() && bytes + size > maxBytes)) {
+            next = encodeToken(lastCreated, lastId);
+            break;
+          }
+          out.add(run);
+          bytes += size;
+          lastCreated = rs.getLong(2);
+          lastId = rs.getString(3);
+        }
+      }
+      return new Page(out, next);
+    }
+  }
+
+  private static String encodeToken(long created, String runId) {
+    return Base64.getUrlEncoder().withoutPadding()
+        .encodeToString((created + ":" + runId).getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static Object[] decodeToken(String token) {
+    try {
+      String s = new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
+      int colon = s.indexOf(':');
+      return new Object[] {Long.parseLong(s.substring(0, colon)), s.substring(colon + 1)};
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("page_token is not one this server gave out");
+    }
+  }
+
+  /** Runs in a state, oldest first. */
+  public synchronized List<Run> inState(RunState state) throws SQLException {
+    try (PreparedStatement p = db.prepareStatement(
+        "SELECT record FROM runs WHERE state = ? ORDER BY created_ms ASC, run_id ASC")) {
+      p.setInt(1, state.getNumber());
+      return runs(p);
+    }
+  }
+
+  /** A queued run as the scheduler sees it. */
+  public record Queued(String runId, String owner, long createdMs, boolean first) {}
+
+  /** Every queued run, those that go first before the rest, each group oldest first. */
+  public synchronized List<Queued> queued() throws SQLException {
+    try (PreparedStatement p = db.prepareStatement("SELECT run_id, owner, created_ms, priority FROM runs"
+        + " WHERE state = ? ORDER BY priority DESC, created_ms ASC, run_id ASC")) {
+      p.setInt(1, RunState.QUEUED_VALUE);
+      List<Queued> out = new ArrayList<>();
       try (ResultSet rs = p.executeQuery()) {
         while (rs.next()) {
-          out.add(parse(rs.getBytes(1)));
+          out.add(new Queued(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getInt(4) != 0));
         }
       }
       return out;
     }
   }
 
-  /** Runs in a state, oldest first (to rebuild the queue after a restart). */
-  public synchronized List<Run> inState(RunState state) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement(
-        "SELECT record FROM runs WHERE state = ? ORDER BY created_ms ASC, rowid ASC")) {
-      p.setInt(1, state.getNumber());
-      List<Run> out = new ArrayList<>();
+  /** For each owner, when one of their runs last started (the fair queue serves the owner served longest ago). */
+  public synchronized Map<String, Long> lastStarted() throws SQLException {
+    Map<String, Long> out = new HashMap<>();
+    try (Statement s = db.createStatement();
+        ResultSet rs = s.executeQuery("SELECT owner, MAX(started_ms) FROM runs GROUP BY owner")) {
+      while (rs.next()) {
+        out.put(rs.getString(1), rs.getLong(2));
+      }
+    }
+    return out;
+  }
+
+  /** Queued runs of an owner. */
+  public synchronized int queuedCount(String owner) throws SQLException {
+    try (PreparedStatement p = db.prepareStatement("SELECT COUNT(*) FROM runs WHERE owner = ? AND state = ?")) {
+      p.setString(1, owner);
+      p.setInt(2, RunState.QUEUED_VALUE);
+      try (ResultSet rs = p.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    }
+  }
+
+  /** Ids of an owner's runs in the given states that carry a tag. */
+  public synchronized List<String> withTag(String owner, String tag, Collection<RunState> states)
+      throws SQLException {
+    StringBuilder sql = new StringBuilder("SELECT r.run_id FROM runs r JOIN run_tags t ON t.run_id = r.run_id"
+        + " WHERE t.tag = ? AND r.owner = ? AND r.state IN (");
+    sql.append("?,".repeat(states.size() - 1)).append("?) ORDER BY r.created_ms, r.run_id");
+    List<Object> args = new ArrayList<>(List.of(tag, owner));
+    states.forEach(s -> args.add(s.getNumber()));
+    try (PreparedStatement p = db.prepareStatement(sql.toString())) {
+      bind(p, args);
+      List<String> out = new ArrayList<>();
       try (ResultSet rs = p.executeQuery()) {
         while (rs.next()) {
-          out.add(parse(rs.getBytes(1)));
+          out.add(rs.getString(1));
         }
       }
       return out;
+    }
+  }
+
+  /** Finished runs whose files are still kept, oldest finished first. */
+  public synchronized List<Run> finishedWithFiles() throws SQLException {
+    try (PreparedStatement p = db.prepareStatement("SELECT record FROM runs WHERE state IN (?,?,?) AND retired = 0"
+        + " ORDER BY finished_ms ASC, run_id ASC")) {
+      p.setInt(1, RunState.SUCCEEDED_VALUE);
+      p.setInt(2, RunState.FAILED_VALUE);
+      p.setInt(3, RunState.CANCELLED_VALUE);
+      return runs(p);
     }
   }
 
   /** Appends an event with the next index of its run and returns it as stored. */
   public synchronized RunEvent appendEvent(String runId, RunEvent e) throws SQLException {
+    return tx(() -> append(runId, e));
+  }
+
+  private RunEvent append(String runId, RunEvent e) throws SQLException {
     long next;
     try (PreparedStatement p = db.prepareStatement("SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE run_id = ?")) {
       p.setString(1, runId);
@@ -163,8 +398,9 @@ public final class RunStore implements AutoCloseable {
         next = rs.getLong(1);
       }
     }
-    RunEvent stored = e.toBuilder().setIndex(next).build();
-    try (PreparedStatement p = db.prepareStatement("INSERT INTO events VALUES (?,?,?)")) {
+    RunEvent stored = e.toBuilder().setIndex(next).setUnixMs(e.getUnixMs() != 0 ? e.getUnixMs()
+        : System.currentTimeMillis()).build();
+    try (PreparedStatement p = db.prepareStatement("INSERT INTO events (run_id, idx, event) VALUES (?,?,?)")) {
       p.setString(1, runId);
       p.setLong(2, next);
       p.setBytes(3, stored.toByteArray());
@@ -173,11 +409,13 @@ public final class RunStore implements AutoCloseable {
     return stored;
   }
 
-  public synchronized List<RunEvent> events(String runId, long from) throws SQLException {
+  /** A run's stored events from an index on, at most limit of them. */
+  public synchronized List<RunEvent> events(String runId, long from, int limit) throws SQLException {
     try (PreparedStatement p = db.prepareStatement(
-        "SELECT event FROM events WHERE run_id = ? AND idx >= ? ORDER BY idx")) {
+        "SELECT event FROM events WHERE run_id = ? AND idx >= ? ORDER BY idx LIMIT ?")) {
       p.setString(1, runId);
       p.setLong(2, from);
+      p.setInt(3, limit);
       List<RunEvent> out = new ArrayList<>();
       try (ResultSet rs = p.executeQuery()) {
         while (rs.next()) {
@@ -190,8 +428,39 @@ public final class RunStore implements AutoCloseable {
     }
   }
 
+  public List<RunEvent> events(String runId, long from) throws SQLException {
+    return events(runId, from, Integer.MAX_VALUE);
+  }
+
+  /** Records a running run's position inside an epoch (live only; one row per run, overwritten). */
+  public synchronized void putProgress(Progress pr) throws SQLException {
+    try (PreparedStatement p = db.prepareStatement("INSERT INTO progress (run_id, attempt, epoch, batch, batches,"
+        + " unix_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (run_id) DO UPDATE SET attempt = excluded.attempt,"
+        + " epoch = excluded.epoch, batch = excluded.batch, batches = excluded.batches, unix_ms = excluded.unix_ms")) {
+      p.setString(1, pr.runId());
+      p.setInt(2, pr.attempt());
+      p.setInt(3, pr.epoch());
+      p.setInt(4, pr.batch());
+      p.setInt(5, pr.batches());
+      p.setLong(6, pr.unixMs());
+      p.executeUpdate();
+    }
+  }
+
+  public synchronized Optional<Progress> progress(String runId) throws SQLException {
+    try (PreparedStatement p = db.prepareStatement(
+        "SELECT attempt, epoch, batch, batches, unix_ms FROM progress WHERE run_id = ?")) {
+      p.setString(1, runId);
+      try (ResultSet rs = p.executeQuery()) {
+        return rs.next() ? Optional.of(new Progress(runId, rs.getInt(1), rs.getInt(2), rs.getInt(3), rs.getInt(4),
+            rs.getLong(5))) : Optional.empty();
+      }
+    }
+  }
+
   public synchronized void putArtifact(String runId, String name, byte[] data) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("INSERT OR REPLACE INTO artifacts VALUES (?,?,?)")) {
+    try (PreparedStatement p = db.prepareStatement("INSERT INTO artifacts (run_id, name, data) VALUES (?,?,?)"
+        + " ON CONFLICT (run_id, name) DO UPDATE SET data = excluded.data")) {
       p.setString(1, runId);
       p.setString(2, name);
       p.setBytes(3, data);
@@ -209,17 +478,23 @@ public final class RunStore implements AutoCloseable {
     }
   }
 
-  public synchronized void insertStudy(org.ctrlab.api.v1.Study study) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("INSERT INTO studies VALUES (?,?,?,?)")) {
-      p.setString(1, study.getStudyId());
-      p.setString(2, study.getOwner());
-      p.setLong(3, study.getCreatedUnixMs());
-      p.setBytes(4, study.toByteArray());
-      p.executeUpdate();
-    }
+  /** Removes a run with its tags, events, artifacts and progress. Returns whether it existed. */
+  public synchronized boolean delete(String runId) throws SQLException {
+    return tx(() -> {
+      for (String t : List.of("run_tags", "events", "artifacts", "progress")) {
+        try (PreparedStatement p = db.prepareStatement("DELETE FROM " + t + " WHERE run_id = ?")) {
+          p.setString(1, runId);
+          p.executeUpdate();
+        }
+      }
+      try (PreparedStatement p = db.prepareStatement("DELETE FROM runs WHERE run_id = ?")) {
+        p.setString(1, runId);
+        return p.executeUpdate() == 1;
+      }
+    });
   }
 
-  public synchronized Optional<org.ctrlab.api.v1.Study> study(String id) throws SQLException {
+  public synchronized Optional<Study> study(String id) throws SQLException {
     try (PreparedStatement p = db.prepareStatement("SELECT record FROM studies WHERE study_id = ?")) {
       p.setString(1, id);
       try (ResultSet rs = p.executeQuery()) {
@@ -228,11 +503,11 @@ public final class RunStore implements AutoCloseable {
     }
   }
 
-  public synchronized List<org.ctrlab.api.v1.Study> studies(int limit) throws SQLException {
+  public synchronized List<Study> studies(int limit) throws SQLException {
     try (PreparedStatement p = db.prepareStatement(
-        "SELECT record FROM studies ORDER BY created_ms DESC, rowid DESC LIMIT ?")) {
+        "SELECT record FROM studies ORDER BY created_ms DESC, study_id DESC LIMIT ?")) {
       p.setInt(1, limit);
-      List<org.ctrlab.api.v1.Study> out = new ArrayList<>();
+      List<Study> out = new ArrayList<>();
       try (ResultSet rs = p.executeQuery()) {
         while (rs.next()) {
           out.add(parseStudy(rs.getBytes(1)));
@@ -242,9 +517,50 @@ public final class RunStore implements AutoCloseable {
     }
   }
 
-  private static org.ctrlab.api.v1.Study parseStudy(byte[] b) throws SQLException {
+  /**
+   * Gives the space of deleted rows back to the file system when more than {@code fraction} of the database's pages
+   * are free. Returns whether it did.
+   */
+  public synchronized boolean compactIfFragmented(double fraction) throws SQLException {
+    try (Statement s = db.createStatement()) {
+      long free;
+      long pages;
+      try (ResultSet rs = s.executeQuery("PRAGMA freelist_count")) {
+        rs.next();
+        free = rs.getLong(1);
+      }
+      try (ResultSet rs = s.executeQuery("PRAGMA page_count")) {
+        rs.next();
+        pages = rs.getLong(1);
+      }
+      if (pages == 0 || free <= fraction * pages) {
+        return false;
+      }
+      s.execute("VACUUM");
+      s.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+      return true;
+    }
+  }
+
+  private static void bind(PreparedStatement p, List<Object> args) throws SQLException {
+    for (int i = 0; i < args.size(); i++) {
+      p.setObject(i + 1, args.get(i));
+    }
+  }
+
+  private static List<Run> runs(PreparedStatement p) throws SQLException {
+    List<Run> out = new ArrayList<>();
+    try (ResultSet rs = p.executeQuery()) {
+      while (rs.next()) {
+        out.add(parse(rs.getBytes(1)));
+      }
+    }
+    return out;
+  }
+
+  private static Study parseStudy(byte[] b) throws SQLException {
     try {
-      return org.ctrlab.api.v1.Study.parseFrom(b);
+      return Study.parseFrom(b);
     } catch (InvalidProtocolBufferException e) {
       throw new SQLException("corrupt study record", e);
     }

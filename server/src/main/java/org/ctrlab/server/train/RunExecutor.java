@@ -21,6 +21,11 @@ public final class RunExecutor {
         c.getPatience(), c.getSeed());
   }
 
+  /** The API form of an evaluation's metrics. */
+  public static org.ctrlab.api.v1.Metrics metrics(Trainer.Evaluation e) {
+    return org.ctrlab.api.v1.Metrics.newBuilder().setAuc(e.auc()).setLogloss(e.logloss()).setRows(e.rows()).build();
+  }
+
   /** Trains; the caller owns (and closes) the returned model. */
   public static Trainer.Outcome train(CtrModel model, Dataset ds, ResolvedConfig c, TrainListener l) {
     DataSplit split = DataSplit.of(ds.rows, c.getSeed());

@@ -36,6 +36,16 @@ public final class Trainer {
       Evaluation test, double secondsPerEpoch, GradientLog gradients) {}
 
   public static Outcome train(CtrModel model, Dataset ds, DataSplit split, Settings s, TrainListener listener) {
+    return train(model, ds, split, s, listener, null);
+  }
+
+  /**
+   * Trains from scratch, or, given the state saved after an epoch, goes on from the next epoch exactly as the run
+   * would have without the interruption (same shuffles, dropout masks, optimizer moments and early-stopping
+   * counters).
+   */
+  public static Outcome train(CtrModel model, Dataset ds, DataSplit split, Settings s, TrainListener listener,
+      TrainState resume) {
     int groups = CtrModel.GROUPS.size();
     int[] order = split.train.clone();
     SplittableRandom shuffleRng = new SplittableRandom(s.seed() ^ 0x5DEECE66DL);
@@ -45,9 +55,26 @@ public final class Trainer {
     int steps = 0;
     double bestAuc = Double.NEGATIVE_INFINITY;
     int bestEpoch = 0;
-    List<float[]> best = model.snapshot();
+    List<float[]> best;
     int sinceBest = 0;
     double trainSeconds = 0;
+    if (resume == null) {
+      best = model.snapshot();
+    } else {
+      model.restoreVariables(resume.variableNames(), resume.variables());
+      best = resume.best();
+      epochs.addAll(resume.epochs());
+      normSummaries.addAll(resume.normSummaries());
+      steps = resume.steps();
+      stepNorms = Arrays.copyOf(resume.stepNorms(), Math.max(stepNorms.length, resume.stepNorms().length));
+      bestAuc = resume.bestAuc();
+      bestEpoch = resume.bestEpoch();
+      sinceBest = resume.sinceBest();
+      trainSeconds = resume.trainSeconds();
+      for (int e = 0; e < epochs.size(); e++) {
+        DataSplit.shuffle(order, shuffleRng); // epoch e's order is the e-th shuffle of the same stream
+      }
+    }
     float[] out = new float[1 + groups];
     int batches = (order.length + s.batchSize() - 1) / s.batchSize();
     // Two feeders: while TensorFlow runs a step on one, a background thread copies the next batch into the other.
@@ -58,7 +85,7 @@ public final class Trainer {
     });
     try (BatchFeeder feederA = new BatchFeeder(ds, s.batchSize());
         BatchFeeder feederB = new BatchFeeder(ds, s.batchSize())) {
-      for (int epoch = 1; epoch <= s.maxEpochs(); epoch++) {
+      for (int epoch = epochs.size() + 1; epoch <= s.maxEpochs() && sinceBest <= s.patience(); epoch++) {
         DataSplit.shuffle(order, shuffleRng);
         long t0 = System.nanoTime();
         double lossSum = 0;
@@ -95,7 +122,7 @@ public final class Trainer {
           feeder = next;
           next = done;
           if (!Double.isFinite(out[0])) {
-            throw new IllegalStateException("training loss is " + out[0] + " at epoch " + epoch + ", batch "
+            throw new RunFailure("training loss is " + out[0] + " at epoch " + epoch + ", batch "
                 + (b + 1) + "; try a smaller learning rate");
           }
           lossSum += out[0];
@@ -128,11 +155,14 @@ public final class Trainer {
             .setBest(improved).build();
         epochs.add(er);
         normSummaries.add(summary);
-        listener.epoch(er, summary);
+        TrainState state = !listener.wantsState() ? null
+            : new TrainState(epochs, steps, bestAuc, bestEpoch, sinceBest, trainSeconds,
+                Arrays.copyOf(stepNorms, steps * groups), normSummaries, model.variableNames(), model.variables(),
+                model.checkpointNames(), best);
+        listener.epoch(er, summary, state);
         if (sinceBest > s.patience()) {
           listener.log("early stop after epoch " + epoch + ": no better validation AUC for " + sinceBest
               + " epochs; best epoch " + bestEpoch);
-          break;
         }
       }
     } finally {
@@ -152,9 +182,15 @@ public final class Trainer {
 
   /** Click probabilities for the given rows and their AUC and LogLoss. */
   public static Evaluation evaluate(CtrModel model, Dataset ds, int[] rows, int evalBatch) {
+    return evaluate(model, ds, rows, evalBatch, Cancellation.NONE);
+  }
+
+  /** As {@link #evaluate(CtrModel, Dataset, int[], int)}, checking for cancellation between batches. */
+  public static Evaluation evaluate(CtrModel model, Dataset ds, int[] rows, int evalBatch, Cancellation cancel) {
     float[] scores = new float[rows.length];
     try (BatchFeeder feeder = new BatchFeeder(ds, evalBatch)) {
       for (int from = 0; from < rows.length; from += evalBatch) {
+        cancel.check();
         feeder.fill(rows, from, Math.min(rows.length, from + evalBatch));
         model.predict(feeder, scores, from);
       }

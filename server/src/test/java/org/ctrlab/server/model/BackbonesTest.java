@@ -99,6 +99,18 @@ class BackbonesTest {
     }
   }
 
+  /** The count a run is checked against before anything is built is the count the built graph has. */
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("cases")
+  void parameterCountFromHyperparametersMatchesTheGraph(String backbone, Head head) {
+    try (CtrModel m = new CtrModel(config(backbone, head), data)) {
+      org.junit.jupiter.api.Assertions.assertEquals(m.trainableScalars(),
+          org.ctrlab.server.model.backbone.ParameterCount.model(backbone,
+              org.ctrlab.server.model.backbone.ParameterCount.rows(data.fields), data.fields.size(), 8,
+              head == Head.RATING ? 5 : 1, small(backbone)));
+    }
+  }
+
   /** Untrained AUC is chance; after training, the best checkpoint (not the last epoch) is what evaluates. */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.EnumSource(value = Head.class, names = {"BINARY", "RATING"})

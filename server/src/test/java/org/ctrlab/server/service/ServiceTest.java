@@ -111,7 +111,7 @@ class ServiceTest {
     Path bad = tmp.resolve("bad-ml1m");
     Files.createDirectories(bad);
     Files.writeString(bad.resolve("ratings.dat"), "1::10::5\n1::20::3\n1::30\n", StandardCharsets.UTF_8);
-    try (Fixture f = new Fixture(tmp, Auth.open(), Map.of("ml-1m", bad))) {
+    try (Fixture f = new Fixture(tmp, null, Map.of("ml-1m", bad))) {
       String ok = f.stub.train(Fixture.quick().build()).getRunId();
       watch(f, ok, 0);
       Run before = f.stub.getRun(GetRunRequest.newBuilder().setRunId(ok).build());
@@ -135,16 +135,29 @@ class ServiceTest {
       assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> f.stub.train(Fixture.quick().setDataset("ml-1m")
           .build())));
 
+      String unknown = "0123456789ab";
       for (Runnable call : List.<Runnable>of(
-          () -> f.stub.getRun(GetRunRequest.newBuilder().setRunId("nope").build()),
-          () -> f.stub.evaluate(EvaluateRequest.newBuilder().setRunId("nope").build()),
-          () -> f.stub.cancelRun(CancelRunRequest.newBuilder().setRunId("nope").build()),
-          () -> f.stub.inspect(InspectRequest.newBuilder().setRunId("nope").build()),
-          () -> watch(f, "nope", 0))) {
+          () -> f.stub.getRun(GetRunRequest.newBuilder().setRunId(unknown).build()),
+          () -> f.stub.evaluate(EvaluateRequest.newBuilder().setRunId(unknown).build()),
+          () -> f.stub.cancelRun(CancelRunRequest.newBuilder().setRunId(unknown).build()),
+          () -> f.stub.inspect(InspectRequest.newBuilder().setRunId(unknown).build()),
+          () -> watch(f, unknown, 0))) {
         assertEquals(Status.Code.NOT_FOUND, code(call));
       }
-      assertEquals("no run with id 'nope'",
-          message(() -> f.stub.getRun(GetRunRequest.newBuilder().setRunId("nope").build())));
+      assertEquals("no run with id '0123456789ab'",
+          message(() -> f.stub.getRun(GetRunRequest.newBuilder().setRunId(unknown).build())));
+      // A malformed id is refused for its form, and not echoed back in full.
+      String huge = "x".repeat(100_000);
+      for (Runnable call : List.<Runnable>of(
+          () -> f.stub.getRun(GetRunRequest.newBuilder().setRunId(huge).build()),
+          () -> f.stub.evaluate(EvaluateRequest.newBuilder().setRunId(huge).build()),
+          () -> f.stub.cancelRun(CancelRunRequest.newBuilder().setRunId(huge).build()),
+          () -> watch(f, huge, 0))) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().length() < 200, e.getStatus().getDescription());
+        assertTrue(e.getStatus().getDescription().contains("100,000 characters"), e.getStatus().getDescription());
+      }
       assertTrue(message(() -> f.stub.perturb(PerturbRequest.newBuilder().setRunId(ok).build()))
           .startsWith("sigmas is empty"));
       assertEquals("unknown split 9; use TRAIN, VALID or TEST", message(() -> f.stub.evaluate(
@@ -193,7 +206,7 @@ class ServiceTest {
   void tokensIdentifyUsersAndAMissingTokenIsRefused() throws Exception {
     Path tokens = tmp.resolve("tokens.txt");
     Files.writeString(tokens, "# user token\nalice s3cret-a\nbob s3cret-b\n");
-    try (Fixture f = new Fixture(tmp, Auth.fromFile(tokens), Map.of())) {
+    try (Fixture f = new Fixture(tmp, tokens, Map.of())) {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
           () -> f.stub.getServerInfo(ServerInfoRequest.getDefaultInstance()));
       assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());

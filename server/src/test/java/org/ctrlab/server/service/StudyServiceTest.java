@@ -55,6 +55,9 @@ class StudyServiceTest {
       assertTrue(e.getStatus().getDescription().contains("unknown backbone 'Nope'"));
       assertEquals(0, f.stub.listRuns(ListRunsRequest.getDefaultInstance()).getRunsCount());
       assertEquals(Status.Code.NOT_FOUND, assertThrows(StatusRuntimeException.class,
+          () -> f.stub.getStudy(GetStudyRequest.newBuilder().setStudyId("0123456789ab").build())).getStatus()
+          .getCode());
+      assertEquals(Status.Code.INVALID_ARGUMENT, assertThrows(StatusRuntimeException.class,
           () -> f.stub.getStudy(GetStudyRequest.newBuilder().setStudyId("x").build())).getStatus().getCode());
     }
   }

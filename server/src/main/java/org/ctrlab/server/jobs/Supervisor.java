@@ -1,0 +1,368 @@
+package org.ctrlab.server.jobs;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.api.v1.RunEvent;
+import org.ctrlab.api.v1.RunState;
+import org.ctrlab.server.store.RunStore;
+
+/**
+ * Runs the queue: a fixed number of slots, each executing one run's worker at a time. It starts the next run in the
+ * {@link FairQueue} order whenever a slot is free, watches each worker until it ends, starts a crashed worker again
+ * from the run's last completed epoch (up to a bound, then the run fails with the cause), kills the worker of a
+ * cancelled run, and on a stop hands every running run back to the queue, ahead of the rest, to resume at the next
+ * start. After a server that was killed, the same happens at start-up.
+ */
+public final class Supervisor implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Supervisor.class);
+  private static final long TICK_MS = 100;
+
+  /** Told about every change of a run this supervisor makes (to wake watchers, log, count). */
+  public interface Observer {
+    void changed(Run run);
+  }
+
+  /** How slots are set up. */
+  public record Settings(int slots, int threadsPerSlot, List<String> gpus, int maxAttempts, Path runDir) {
+    public Settings {
+      if (slots < 1) {
+        throw new IllegalArgumentException("--slots must be at least 1, got " + slots);
+      }
+      if (maxAttempts < 1) {
+        throw new IllegalArgumentException("--max-attempts must be at least 1, got " + maxAttempts);
+      }
+      gpus = List.copyOf(gpus);
+    }
+  }
+
+  private static final class Slot {
+    final int index;
+    String runId;
+    int attempt;
+    Launcher.Job job;
+
+    Slot(int index) {
+      this.index = index;
+    }
+  }
+
+  private final RunStore store;
+  private final Launcher launcher;
+  private final Settings settings;
+  private final Observer observer;
+  private final Slot[] slots;
+  private final Thread loop;
+  private volatile boolean stopping;
+
+  public Supervisor(RunStore store, Launcher launcher, Settings settings, Observer observer) {
+    this.store = store;
+    this.launcher = launcher;
+    this.settings = settings;
+    this.observer = observer;
+    this.slots = new Slot[settings.slots()];
+    for (int i = 0; i < slots.length; i++) {
+      slots[i] = new Slot(i);
+    }
+    this.loop = new Thread(this::loop, "ctrlab-supervisor");
+    this.loop.setDaemon(true);
+  }
+
+  /** Hands runs a killed server left RUNNING back to the queue, then starts the loop. */
+  public void start() throws SQLException, IOException {
+    for (Run r : store.inState(RunState.RUNNING)) {
+      launcher.reap(r);
+      requeue(r.getRunId(), "the server stopped");
+    }
+    loop.start();
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+
+  public synchronized int busySlots() {
+    int n = 0;
+    for (Slot s : slots) {
+      n += s.runId != null ? 1 : 0;
+    }
+    return n;
+  }
+
+  /** The queued run ids in the order they will start. */
+  public List<String> queueOrder() throws SQLException {
+    return FairQueue.order(store.queued(), store.lastStarted());
+  }
+
+  /** Wakes the loop (a run was queued). */
+  public void poke() {
+    LockSupport.unpark(loop);
+  }
+
+  private void loop() {
+    while (!stopping) {
+      try {
+        tick();
+      } catch (Throwable t) {
+        LOG.error("supervisor tick failed", t);
+      }
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(TICK_MS));
+    }
+  }
+
+  /** One round: record the workers that ended, then fill the free slots. */
+  synchronized void tick() throws SQLException {
+    if (stopping) {
+      return;
+    }
+    for (Slot s : slots) {
+      if (s.job != null) {
+        Optional<Launcher.Exit> exit = s.job.exit();
+        if (exit.isPresent()) {
+          ended(s, exit.get());
+        }
+      }
+    }
+    List<String> order = null;
+    for (Slot s : slots) {
+      if (s.runId != null) {
+        continue;
+      }
+      if (order == null) {
+        order = queueOrder();
+      }
+      while (!order.isEmpty() && s.runId == null) {
+        startNext(s, order.remove(0));
+      }
+      if (order.isEmpty()) {
+        break;
+      }
+    }
+  }
+
+  private void startNext(Slot s, String runId) throws SQLException {
+    Optional<Run> cur = store.get(runId);
+    if (cur.isEmpty() || cur.get().getState() != RunState.QUEUED) {
+      return;
+    }
+    int attempt = cur.get().getAttempt() + 1;
+    long now = System.currentTimeMillis();
+    String msg = attempt == 1 ? "running" : "running again (attempt " + attempt + ")";
+    Optional<Run> started = store.update(runId, r -> r.getState() != RunState.QUEUED || r.getAttempt() != attempt - 1
+        ? null : r.toBuilder().setState(RunState.RUNNING).setAttempt(attempt).setQueuePosition(0)
+            .setStartedUnixMs(r.getStartedUnixMs() == 0 ? now : r.getStartedUnixMs()).setWorker("").build(),
+        Worker.state(RunState.RUNNING, msg));
+    if (started.isEmpty()) {
+      return;
+    }
+    s.runId = runId;
+    launch(s, started.get());
+  }
+
+  /** Starts the worker of the run's current attempt in a slot; a run whose worker cannot start fails. */
+  private void launch(Slot s, Run run) throws SQLException {
+    s.attempt = run.getAttempt();
+    try {
+      s.job = launcher.launch(new Launcher.Spec(run.getRunId(), run.getAttempt(), s.index,
+          settings.threadsPerSlot(), env(s.index), log(run.getRunId())));
+    } catch (IOException e) {
+      finish(s, RunState.FAILED, "cannot start a worker: " + e.getMessage(), null);
+      return;
+    }
+    String where = s.job.where();
+    store.update(run.getRunId(), r -> r.getAttempt() == s.attempt ? r.toBuilder().setWorker(where).build() : null)
+        .ifPresent(observer::changed);
+    LOG.info("run {} of {} started: attempt {}, slot {}, {}", run.getRunId(), run.getOwner(), s.attempt, s.index,
+        where);
+  }
+
+  /** Each slot's share of the box: its GPU when there are GPUs, with memory growth on. */
+  Map<String, String> env(int slot) {
+    Map<String, String> env = new HashMap<>();
+    if (!settings.gpus().isEmpty()) {
+      env.put("CUDA_VISIBLE_DEVICES", settings.gpus().get(slot % settings.gpus().size()));
+      env.put("TF_FORCE_GPU_ALLOW_GROWTH", "true");
+    }
+    return env;
+  }
+
+  private Path log(String runId) {
+    return Worker.dir(settings.runDir(), runId).resolve("worker.log");
+  }
+
+  /** A worker ended by itself: it finished the run, or it crashed and is started again while attempts remain. */
+  private void ended(Slot s, Launcher.Exit exit) throws SQLException {
+    String runId = s.runId;
+    Run r = store.get(runId).orElse(null);
+    if (r == null || r.getState() != RunState.RUNNING || r.getAttempt() != s.attempt) {
+      free(s); // it recorded its end (SUCCEEDED or FAILED), or the run was deleted
+      if (r != null) {
+        observer.changed(r);
+        LOG.info("run {} of {} ended {}: {}", runId, r.getOwner(), r.getState(), r.getMessage());
+      }
+      return;
+    }
+    int crashes = r.getCrashes() + 1;
+    String tail = tail(log(runId));
+    if (exit.code() == Worker.EXIT_RUN_FAILED || crashes >= settings.maxAttempts()) {
+      String why = exit.code() == Worker.EXIT_RUN_FAILED ? "the worker failed"
+          : String.format("the worker %s; %d of %d attempts ended so, and it is not started again", exit.cause(),
+              crashes, settings.maxAttempts());
+      finish(s, RunState.FAILED, why + (tail.isEmpty() ? "" : "; last lines of its log:\n" + tail), crashes);
+      return;
+    }
+    int epochs = r.getEpochsCount();
+    int attempt = s.attempt + 1;
+    Optional<Run> again = store.update(runId, cur -> cur.getAttempt() != s.attempt ? null
+        : cur.toBuilder().setAttempt(attempt).setCrashes(crashes).setWorker("").build(),
+        Worker.log(String.format("worker attempt %d %s; attempt %d of %d resumes after epoch %d", s.attempt,
+            exit.cause(), attempt, settings.maxAttempts(), epochs)));
+    if (again.isPresent()) {
+      LOG.warn("run {} worker attempt {} {}; starting attempt {}", runId, s.attempt, exit.cause(), attempt);
+      launch(s, again.get());
+    } else {
+      free(s);
+    }
+  }
+
+  /** The last lines of a worker's log, at most 2,000 characters. */
+  static String tail(Path log) {
+    try {
+      List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+      StringBuilder b = new StringBuilder();
+      for (int i = Math.max(0, lines.size() - 12); i < lines.size(); i++) {
+        b.append(lines.get(i)).append('\n');
+      }
+      String t = b.toString().strip();
+      return t.length() > 2000 ? "..." + t.substring(t.length() - 2000) : t;
+    } catch (IOException | RuntimeException e) {
+      return "";
+    }
+  }
+
+  private void finish(Slot s, RunState state, String message, Integer crashes) throws SQLException {
+    String runId = s.runId;
+    int attempt = s.attempt;
+    free(s);
+    store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null : finished(
+        crashes == null ? r.toBuilder() : r.toBuilder().setCrashes(crashes), state, message),
+        Worker.state(state, message)).ifPresent(r -> {
+          observer.changed(r);
+          LOG.info("run {} of {} ended {}: {}", runId, r.getOwner(), state, message.lines().findFirst().orElse(""));
+        });
+  }
+
+  private static Run finished(Run.Builder b, RunState state, String message) {
+    long now = System.currentTimeMillis();
+    return b.setState(state).setMessage(message).setFinishedUnixMs(now).setQueuePosition(0)
+        .setTotalSeconds(b.getStartedUnixMs() == 0 ? 0 : (now - b.getStartedUnixMs()) / 1e3).build();
+  }
+
+  private static void free(Slot s) {
+    s.runId = null;
+    s.job = null;
+    s.attempt = 0;
+  }
+
+  /**
+   * Cancels a queued run at once, and a running one by killing its worker (at any stage: loading, building the
+   * graph or training). Returns the record as it stands after; a run already final is returned unchanged.
+   */
+  public synchronized Optional<Run> cancel(String runId, String by) throws SQLException {
+    Run r = store.get(runId).orElse(null);
+    if (r == null) {
+      return Optional.empty();
+    }
+    if (r.getState() == RunState.QUEUED) {
+      String msg = "cancelled by " + by + " before it started";
+      Optional<Run> done = store.update(runId, cur -> cur.getState() != RunState.QUEUED ? null
+          : finished(cur.toBuilder().setCancelledBy(by), RunState.CANCELLED, msg), Worker.state(RunState.CANCELLED,
+              msg));
+      if (done.isPresent()) {
+        observer.changed(done.get());
+        LOG.info("run {} of {} cancelled by {} while queued", runId, r.getOwner(), by);
+        return done;
+      }
+      r = store.get(runId).orElseThrow();
+    }
+    if (r.getState() != RunState.RUNNING) {
+      return Optional.of(r);
+    }
+    for (Slot s : slots) {
+      if (runId.equals(s.runId) && s.job != null) {
+        s.job.kill();
+      }
+    }
+    String msg = "cancelled by " + by + " in epoch " + (r.getEpochsCount() + 1);
+    Optional<Run> done = store.update(runId, cur -> cur.getState() != RunState.RUNNING ? null
+        : finished(cur.toBuilder().setCancelledBy(by), RunState.CANCELLED, msg),
+        Worker.state(RunState.CANCELLED, msg));
+    for (Slot s : slots) {
+      if (runId.equals(s.runId)) {
+        free(s);
+      }
+    }
+    done.ifPresent(d -> {
+      observer.changed(d);
+      LOG.info("run {} of {} cancelled by {} while running", runId, d.getOwner(), by);
+    });
+    poke();
+    return store.get(runId);
+  }
+
+  /** Puts a RUNNING run back in the queue, first in line, to resume from its last completed epoch. */
+  private void requeue(String runId, String why) throws SQLException {
+    Optional<Run> back = store.update(runId, r -> r.getState() != RunState.RUNNING ? null
+        : r.toBuilder().setState(RunState.QUEUED).setWorker("").build(),
+        Worker.log(why + " during its epoch; it resumes after its last completed epoch, ahead of the queue"),
+        Worker.state(RunState.QUEUED, "waiting to resume"));
+    back.ifPresent(r -> {
+      observer.changed(r);
+      LOG.info("run {} of {} back in the queue to resume after epoch {}: {}", runId, r.getOwner(),
+          r.getEpochsCount(), why);
+    });
+  }
+
+  /**
+   * Stops: starts nothing more, kills every worker and hands its run back to the queue to resume first after a
+   * restart. Waits for nothing but the workers' deaths.
+   */
+  @Override
+  public void close() {
+    stopping = true;
+    LockSupport.unpark(loop);
+    synchronized (this) {
+      List<String> running = new ArrayList<>();
+      for (Slot s : slots) {
+        if (s.job != null) {
+          s.job.kill();
+          running.add(s.runId);
+        }
+        free(s);
+      }
+      for (String id : running) {
+        try {
+          requeue(id, "the server stopped");
+        } catch (SQLException e) {
+          LOG.warn("run {} stays RUNNING in the store; the next start resumes it", id);
+        }
+      }
+    }
+    try {
+      loop.join(2000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    launcher.close();
+  }
+}

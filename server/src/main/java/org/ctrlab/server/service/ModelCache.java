@@ -1,0 +1,164 @@
+package org.ctrlab.server.service;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.server.data.Dataset;
+import org.ctrlab.server.jobs.Worker;
+import org.ctrlab.server.model.CtrModel;
+import org.ctrlab.server.train.RunExecutor;
+
+/**
+ * Finished runs' models with their best checkpoint loaded, a few at a time, for analysis calls. Calls on different
+ * runs never wait for each other; on one run, reads (evaluate, predict, ...) share the model and a call that changes
+ * its weights for a while (perturbing the tables) has it to itself. A model is closed when it has been evicted and
+ * its last user is done.
+ */
+final class ModelCache implements AutoCloseable {
+  private final Path runDir;
+  private final int threads;
+  private final int capacity;
+  private final Map<String, Entry> entries = new LinkedHashMap<>(8, 0.75f, true);
+  private boolean closed;
+
+  private static final class Entry {
+    final ReadWriteLock lock = new ReentrantReadWriteLock();
+    CtrModel model;
+    int users;
+    boolean evicted;
+  }
+
+  /** One call's use of a model; closing it releases the model. */
+  final class Lease implements AutoCloseable {
+    private final Entry e;
+    private final boolean exclusive;
+
+    private Lease(Entry e, boolean exclusive) {
+      this.e = e;
+      this.exclusive = exclusive;
+    }
+
+    CtrModel model() {
+      return e.model;
+    }
+
+    @Override
+    public void close() {
+      (exclusive ? e.lock.writeLock() : e.lock.readLock()).unlock();
+      release(e);
+    }
+  }
+
+  ModelCache(Path runDir, int threads, int capacity) {
+    this.runDir = runDir;
+    this.threads = threads;
+    this.capacity = capacity;
+  }
+
+  /** The model of a finished run, loading it if needed; exclusive for calls that change its weights. */
+  Lease acquire(Run r, Dataset ds, boolean exclusive) {
+    Entry e;
+    synchronized (this) {
+      if (closed) {
+        throw Refusal.unavailable("the server is stopping");
+      }
+      e = entries.computeIfAbsent(r.getRunId(), k -> new Entry());
+      e.users++;
+      evictOverCapacity();
+    }
+    try {
+      synchronized (e) {
+        if (e.model == null) {
+          e.model = load(r, ds);
+        }
+      }
+    } catch (RuntimeException ex) {
+      synchronized (this) {
+        entries.remove(r.getRunId(), e);
+      }
+      release(e);
+      throw ex;
+    }
+    (exclusive ? e.lock.writeLock() : e.lock.readLock()).lock();
+    return new Lease(e, exclusive);
+  }
+
+  private CtrModel load(Run r, Dataset ds) {
+    CtrModel m = new CtrModel(RunExecutor.modelConfig(r.getResolved(), threads), ds);
+    try {
+      m.restore(m.load(Worker.dir(runDir, r.getRunId()).resolve("checkpoint.bin")));
+      return m;
+    } catch (IOException e) {
+      m.close();
+      throw new UncheckedIOException("cannot read the checkpoint of run " + r.getRunId() + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      m.close();
+      throw e;
+    }
+  }
+
+  private void evictOverCapacity() {
+    List<String> idle = new ArrayList<>();
+    int over = entries.size() - capacity;
+    for (Map.Entry<String, Entry> x : entries.entrySet()) {
+      if (over <= 0) {
+        break;
+      }
+      if (x.getValue().users == 0) {
+        idle.add(x.getKey());
+        over--;
+      }
+    }
+    for (String id : idle) {
+      Entry e = entries.remove(id);
+      e.evicted = true;
+      closeModel(e);
+    }
+  }
+
+  /** Forgets a run's model (the run was deleted); it is closed once no call uses it. */
+  synchronized void evict(String runId) {
+    Entry e = entries.remove(runId);
+    if (e != null) {
+      e.evicted = true;
+      if (e.users == 0) {
+        closeModel(e);
+      }
+    }
+  }
+
+  private synchronized void release(Entry e) {
+    e.users--;
+    if (e.users == 0 && (e.evicted || closed)) {
+      closeModel(e);
+    }
+  }
+
+  private static void closeModel(Entry e) {
+    synchronized (e) {
+      if (e.model != null) {
+        e.model.close();
+        e.model = null;
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    closed = true;
+    for (Entry e : entries.values()) {
+      e.evicted = true;
+      if (e.users == 0) {
+        closeModel(e);
+      }
+    }
+    entries.clear();
+  }
+}

@@ -1,0 +1,99 @@
+package org.ctrlab.server.service;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.server.jobs.Worker;
+import org.ctrlab.server.store.RunStore;
+
+/**
+ * Keeps the run folder within bounds: the files (checkpoints, logs) of runs finished more than keep-days ago are
+ * removed, and so are those of the oldest finished runs while the folder is over its size cap. Records, epochs,
+ * events and metrics stay; such a run can be listed and shown but no longer evaluated. The database is compacted
+ * after runs have been deleted or retired. Runs hourly, and once at start.
+ */
+public final class Retention implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Retention.class);
+
+  private final RunStore store;
+  private final Path runDir;
+  private final Duration keep;
+  private final long maxBytes;
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "ctrlab-retention");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /** @param keep zero keeps files forever; @param maxBytes zero sets no cap */
+  public Retention(RunStore store, Path runDir, Duration keep, long maxBytes) {
+    this.store = store;
+    this.runDir = runDir;
+    this.keep = keep;
+    this.maxBytes = maxBytes;
+  }
+
+  public void start() {
+    timer.scheduleWithFixedDelay(() -> {
+      try {
+        sweep(System.currentTimeMillis());
+      } catch (Exception e) {
+        LOG.warn("retention sweep failed", e);
+      }
+    }, 0, 1, TimeUnit.HOURS);
+  }
+
+  /** One pass; returns the number of runs whose files it removed. */
+  public int sweep(long nowMs) throws SQLException, IOException {
+    List<Run> finished = store.finishedWithFiles();
+    int retired = 0;
+    long total = maxBytes > 0 ? size(runDir) : 0;
+    for (Run r : finished) {
+      boolean old = !keep.isZero() && r.getFinishedUnixMs() > 0 && r.getFinishedUnixMs() < nowMs - keep.toMillis();
+      boolean over = maxBytes > 0 && total > maxBytes;
+      if (!old && !over) {
+        continue;
+      }
+      long freed = Runs.deleteFiles(Worker.dir(runDir, r.getRunId()));
+      total -= freed;
+      store.update(r.getRunId(), cur -> cur.toBuilder().setFilesRetiredUnixMs(nowMs).build(), Worker.log(
+          "files removed by the retention policy (" + (old ? "finished over " + keep.toDays() + " days ago"
+              : "the run folder was over its size cap") + "); record and metrics kept"));
+      retired++;
+      LOG.info("run {} of {}: files retired ({} bytes, {})", r.getRunId(), r.getOwner(), freed,
+          old ? "older than " + keep.toDays() + " days" : "over the size cap");
+    }
+    store.compactIfFragmented(0.1);
+    return retired;
+  }
+
+  static long size(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return 0;
+    }
+    long total = 0;
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.filter(Files::isRegularFile).toList()) {
+        try {
+          total += Files.size(p);
+        } catch (IOException gone) {
+          // removed meanwhile
+        }
+      }
+    }
+    return total;
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+  }
+}

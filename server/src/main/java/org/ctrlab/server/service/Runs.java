@@ -1,0 +1,238 @@
+package org.ctrlab.server.service;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.ctrlab.api.v1.ListRunsRequest;
+import org.ctrlab.api.v1.ParamValue;
+import org.ctrlab.api.v1.ResolvedConfig;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.api.v1.RunEvent;
+import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.StateChange;
+import org.ctrlab.api.v1.Study;
+import org.ctrlab.api.v1.TrainRequest;
+import org.ctrlab.server.config.RunConfigs;
+import org.ctrlab.server.data.Dataset;
+import org.ctrlab.server.data.DatasetRegistry;
+import org.ctrlab.server.jobs.Supervisor;
+import org.ctrlab.server.jobs.Worker;
+import org.ctrlab.server.model.backbone.ParameterCount;
+import org.ctrlab.server.store.RunStore;
+
+/**
+ * Runs as their users see them: submitting (every limit checked, cheapest first, before anything is stored),
+ * reading with the exact queue position, listing in pages, cancelling one or many, deleting.
+ */
+public final class Runs {
+  private final RunStore store;
+  private final Supervisor supervisor;
+  private final EventHub hub;
+  private final RunConfigs configs;
+  private final DatasetRegistry datasets;
+  private final Limits limits;
+  private final Path runDir;
+  private final String device;
+
+  public Runs(RunStore store, Supervisor supervisor, EventHub hub, RunConfigs configs, DatasetRegistry datasets,
+      Limits limits, Path runDir, String device) {
+    this.store = store;
+    this.supervisor = supervisor;
+    this.hub = hub;
+    this.configs = configs;
+    this.datasets = datasets;
+    this.limits = limits;
+    this.runDir = runDir;
+    this.device = device;
+  }
+
+  public Limits limits() {
+    return limits;
+  }
+
+  /** Checks what a request can be checked for without data: text sizes, list lengths, ranges. */
+  ResolvedConfig check(TrainRequest req) {
+    if (req.getName().length() > limits.maxNameLength()) {
+      throw new IllegalArgumentException(String.format("name has %,d characters; at most %d (--max-name-length)",
+          req.getName().length(), limits.maxNameLength()));
+    }
+    if (req.getTagsCount() > limits.maxTags()) {
+      throw new IllegalArgumentException(String.format("%d tags; at most %d (--max-tags)", req.getTagsCount(),
+          limits.maxTags()));
+    }
+    for (String t : req.getTagsList()) {
+      if (t.isEmpty() || t.length() > limits.maxTagLength()) {
+        throw new IllegalArgumentException(String.format("tag %s must have 1 to %d characters (--max-tag-length)",
+            Ids.quote(t), limits.maxTagLength()));
+      }
+    }
+    for (Map.Entry<String, ParamValue> e : req.getHyperparametersMap().entrySet()) {
+      if (e.getValue().hasList() && e.getValue().getList().getValuesCount() > limits.maxListLength()) {
+        throw new IllegalArgumentException(String.format("hyperparameter %s has %,d values; at most %d"
+            + " (--max-list-length)", Ids.quote(e.getKey()), e.getValue().getList().getValuesCount(),
+            limits.maxListLength()));
+      }
+      if (e.getValue().hasText() && e.getValue().getText().length() > limits.maxNameLength()) {
+        throw new IllegalArgumentException("hyperparameter " + Ids.quote(e.getKey()) + " has a value of "
+            + e.getValue().getText().length() + " characters");
+      }
+    }
+    return configs.resolve(req);
+  }
+
+  /** Loads the run's dataset (reporting bad data to the caller) and checks the model's size against the limit. */
+  private void checkModel(ResolvedConfig c) {
+    Dataset ds = datasets.load(c.getDataset());
+    long params = ParameterCount.model(c.getBackbone(), ParameterCount.rows(ds.fields), ds.fields.size(),
+        c.getEmbeddingSize(), c.getHead() == org.ctrlab.api.v1.Head.RATING ? 5 : 1, RunConfigs.hyper(c));
+    if (params > limits.maxParameters()) {
+      throw new IllegalArgumentException(String.format("%s with these hyperparameters on %s has %,d trainable"
+          + " parameters; at most %,d (--max-parameters)", c.getBackbone(), c.getDataset(), params,
+          limits.maxParameters()));
+    }
+  }
+
+  /** Validates and queues a run. */
+  public Run submit(TrainRequest req, String owner) throws SQLException {
+    return submitAll(List.of(req), owner, null).get(0);
+  }
+
+  /**
+   * Validates every request, then queues them all, with the study if given, in one transaction: a bad request or a
+   * full queue queues nothing.
+   */
+  public List<Run> submitAll(List<TrainRequest> reqs, String owner, Study study) throws SQLException {
+    List<ResolvedConfig> resolved = new ArrayList<>();
+    for (TrainRequest t : reqs) {
+      try {
+        resolved.add(check(t));
+      } catch (IllegalArgumentException e) {
+        throw reqs.size() == 1 ? e
+            : new IllegalArgumentException(t.getBackbone() + "/" + t.getHead() + ": " + e.getMessage());
+      }
+    }
+    resolved.stream().map(ResolvedConfig::getDataset).distinct().forEach(d -> datasets.load(d));
+    for (ResolvedConfig c : resolved) {
+      checkModel(c);
+    }
+    long now = System.currentTimeMillis();
+    List<Run> runs = new ArrayList<>();
+    for (int i = 0; i < reqs.size(); i++) {
+      runs.add(Run.newBuilder().setRunId(Ids.next()).setOwner(owner).setRequest(reqs.get(i))
+          .setResolved(resolved.get(i)).setState(RunState.QUEUED).setCreatedUnixMs(now).setDevice(device).build());
+    }
+    Study st = study == null ? null : study.toBuilder().clearRunIds()
+        .addAllRunIds(runs.stream().map(Run::getRunId).toList()).build();
+    synchronized (this) {
+      int queued = store.queuedCount(owner);
+      if (queued + runs.size() > limits.maxQueuedPerUser()) {
+        throw Refusal.exhausted(String.format("%s has %d queued runs and this adds %d: at most %d queued runs per user"
+            + " (--max-queued-per-user); wait for some to start or cancel some (ctrlab cancel --tag/--study)", owner,
+            queued, runs.size(), limits.maxQueuedPerUser()));
+      }
+      store.insert(runs, List.of(RunEvent.newBuilder().setState(StateChange.newBuilder()
+          .setState(RunState.QUEUED).setMessage("queued")).build()), st);
+    }
+    supervisor.poke();
+    return runs;
+  }
+
+  /** A run with its current queue position. */
+  public Run get(String runId) throws SQLException {
+    Run r = store.get(Ids.check("run_id", runId)).orElseThrow(() -> new RunNotFoundException(runId));
+    return withPosition(r);
+  }
+
+  private Run withPosition(Run r) throws SQLException {
+    if (r.getState() != RunState.QUEUED) {
+      return r;
+    }
+    int pos = supervisor.queueOrder().indexOf(r.getRunId());
+    return r.toBuilder().setQueuePosition(Math.max(0, pos)).build();
+  }
+
+  /** Queue position of a queued run (0 = next). */
+  public int position(String runId) throws SQLException {
+    return Math.max(0, supervisor.queueOrder().indexOf(runId));
+  }
+
+  public RunStore.Page list(ListRunsRequest f) throws SQLException {
+    if (f.getLimit() < 0) {
+      throw new IllegalArgumentException("limit must be >= 0");
+    }
+    int budget = limits.maxResponseBytes() - 64 * 1024;
+    List<String> order = supervisor.queueOrder();
+    return store.list(f, budget, r -> Views.fit(r.getState() != RunState.QUEUED ? r
+        : r.toBuilder().setQueuePosition(Math.max(0, order.indexOf(r.getRunId()))).build(), budget / 8));
+  }
+
+  public Run cancel(String runId, String by) throws SQLException {
+    Ids.check("run_id", runId);
+    Run r = supervisor.cancel(runId, by).orElseThrow(() -> new RunNotFoundException(runId));
+    hub.poke();
+    return r;
+  }
+
+  /** Cancels every queued or running run of the caller's in a study or with a tag; returns their ids. */
+  public List<String> cancelMatching(String owner, String studyId, String tag, String by) throws SQLException {
+    if (studyId.isEmpty() == tag.isEmpty()) {
+      throw new IllegalArgumentException("give either a study_id or a tag");
+    }
+    String t = studyId.isEmpty() ? tag : "study:" + Ids.check("study_id", studyId);
+    if (!studyId.isEmpty() && store.study(studyId).isEmpty()) {
+      throw new NotFoundException("no study with id '" + studyId + "'");
+    }
+    // Queued ones first, so that none of them starts while the running ones are stopped.
+    List<String> out = new ArrayList<>();
+    for (RunState s : List.of(RunState.QUEUED, RunState.RUNNING)) {
+      for (String id : store.withTag(owner, t, List.of(s))) {
+        Optional<Run> r = supervisor.cancel(id, by);
+        if (r.isPresent() && r.get().getState() == RunState.CANCELLED) {
+          out.add(id);
+        }
+      }
+    }
+    hub.poke();
+    return out;
+  }
+
+  /** Deletes a finished run of the caller's with everything stored for it; returns the bytes of files freed. */
+  public long delete(String runId, String caller) throws SQLException, IOException {
+    Run r = get(runId);
+    if (!r.getOwner().equals(caller)) {
+      throw Refusal.permission("run " + runId + " belongs to " + r.getOwner() + "; only its owner can delete it");
+    }
+    if (!EventHub.isFinal(r.getState())) {
+      throw new IllegalStateException("run " + runId + " is " + r.getState() + "; cancel it first (ctrlab cancel "
+          + runId + ")");
+    }
+    long freed = deleteFiles(Worker.dir(runDir, runId));
+    store.delete(runId);
+    hub.poke();
+    return freed;
+  }
+
+  /** Removes a run's folder; returns the bytes it held. */
+  static long deleteFiles(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return 0;
+    }
+    long bytes = 0;
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+        if (Files.isRegularFile(p)) {
+          bytes += Files.size(p);
+        }
+        Files.deleteIfExists(p);
+      }
+    }
+    return bytes;
+  }
+}

@@ -1,0 +1,99 @@
+package org.ctrlab.server.service;
+
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.ctrlab.api.v1.Head;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.api.v1.Study;
+import org.ctrlab.api.v1.StudyRequest;
+import org.ctrlab.api.v1.TrainRequest;
+import org.ctrlab.server.config.RunConfigs;
+import org.ctrlab.server.experiments.StudyStats;
+import org.ctrlab.server.store.RunStore;
+
+/** Studies: a grid of runs queued as one, and its aggregates over seeds. */
+public final class Studies {
+  private final RunStore store;
+  private final Runs runs;
+  private final RunConfigs configs;
+
+  public Studies(RunStore store, Runs runs, RunConfigs configs) {
+    this.store = store;
+    this.runs = runs;
+    this.configs = configs;
+  }
+
+  /**
+   * Queues every run of a study grid, all or none: a bad grid, or one that would take its owner past the queue
+   * cap, queues nothing. Returns the study as stored.
+   */
+  public Study start(StudyRequest req, String owner) throws SQLException {
+    if (req.getName().isBlank()) {
+      throw new IllegalArgumentException("a study needs a name");
+    }
+    if (req.getBackbonesCount() == 0) {
+      throw new IllegalArgumentException("a study needs at least one backbone");
+    }
+    int max = runs.limits().maxStudyRuns();
+    if (Math.max(Math.max(req.getBackbonesCount(), req.getSeedsCount()),
+        Math.max(req.getHeadsCount(), req.getRatingWeightsCount())) > max) {
+      throw new IllegalArgumentException("a study's lists of backbones, heads, rating weights and seeds each take at"
+          + " most " + max + " values");
+    }
+    List<Head> heads = req.getHeadsCount() == 0 ? List.of(Head.BINARY, Head.RATING) : req.getHeadsList();
+    List<Long> seeds = req.getSeedsCount() == 0 ? List.of(2020L) : req.getSeedsList();
+    String id = Ids.next();
+    List<TrainRequest> grid = new ArrayList<>();
+    for (String backbone : req.getBackbonesList()) {
+      for (long seed : seeds) {
+        for (Head head : heads) {
+          List<Double> weights = head != Head.RATING ? Collections.singletonList(null)
+              : req.getRatingWeightsCount() > 0 ? req.getRatingWeightsList()
+                  : Collections.singletonList(configs.paperRatingWeight(backbone, req.getDataset()).orElse(null));
+          for (Double w : weights) {
+            TrainRequest.Builder t = req.getBase().toBuilder().setDataset(req.getDataset()).setBackbone(backbone)
+                .setHead(head).setSeed(seed).addTags("study:" + id);
+            if (w != null) {
+              t.setRatingWeight(w);
+            } else {
+              t.clearRatingWeight();
+            }
+            if (t.getName().isEmpty()) {
+              t.setName(req.getName());
+            }
+            grid.add(t.build());
+          }
+        }
+      }
+    }
+    if (grid.size() > max) {
+      throw new IllegalArgumentException(String.format("a study of %,d runs is too large (at most %d)", grid.size(),
+          max));
+    }
+    Study st = Study.newBuilder().setStudyId(id).setName(req.getName()).setOwner(owner).setRequest(req)
+        .setCreatedUnixMs(System.currentTimeMillis()).build();
+    List<Run> queued = runs.submitAll(grid, owner, st);
+    return st.toBuilder().addAllRunIds(queued.stream().map(Run::getRunId).toList()).build();
+  }
+
+  /** A study with its runs aggregated (runs deleted since are left out). */
+  public Study get(String id) throws SQLException {
+    Ids.check("study_id", id);
+    Study s = store.study(id).orElseThrow(() -> new NotFoundException("no study with id '" + id + "'"));
+    List<Run> members = new ArrayList<>();
+    for (String rid : s.getRunIdsList()) {
+      store.get(rid).ifPresent(members::add);
+    }
+    return s.toBuilder().setFinished(members.stream().allMatch(r -> EventHub.isFinal(r.getState())))
+        .addAllRows(StudyStats.rows(members)).addAllComparisons(StudyStats.comparisons(members)).build();
+  }
+
+  public List<Study> list(int limit) throws SQLException {
+    if (limit < 0) {
+      throw new IllegalArgumentException("limit must be >= 0");
+    }
+    return store.studies(limit == 0 ? 50 : Math.min(limit, 1000));
+  }
+}

@@ -1,0 +1,205 @@
+package org.ctrlab.server.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.ctrlab.api.v1.CancelRunRequest;
+import org.ctrlab.api.v1.CancelRunsRequest;
+import org.ctrlab.api.v1.CtrlabGrpc;
+import org.ctrlab.api.v1.GetRunRequest;
+import org.ctrlab.api.v1.ListRunsRequest;
+import org.ctrlab.api.v1.NumberList;
+import org.ctrlab.api.v1.ParamValue;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.api.v1.RunEvent;
+import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.StudyRequest;
+import org.ctrlab.api.v1.TrainRequest;
+import org.ctrlab.api.v1.WatchRunRequest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The queue as several users see it, and runs whose workers crash or are cancelled at any stage. */
+class JobsServiceTest {
+  @TempDir
+  Path tmp;
+
+  Path tokens() throws Exception {
+    Path t = tmp.resolve("tokens.txt");
+    Files.writeString(t, "alice token-a\nbob token-b\n");
+    return t;
+  }
+
+  static CtrlabGrpc.CtrlabBlockingStub as(Fixture f, String user) {
+    Metadata m = new Metadata();
+    m.put(Auth.AUTHORIZATION, "Bearer token-" + user.charAt(0));
+    return f.stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(m));
+  }
+
+  static Run get(Fixture f, String id) {
+    return as(f, "alice").getRun(GetRunRequest.newBuilder().setRunId(id).build());
+  }
+
+  static Run awaitState(Fixture f, String id, RunState... states) throws InterruptedException {
+    List<RunState> want = List.of(states);
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (System.currentTimeMillis() < deadline) {
+      Run r = get(f, id);
+      if (want.contains(r.getState())) {
+        return r;
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("run " + id + " is " + get(f, id).getState() + ", not " + want);
+  }
+
+  static Run awaitEnd(Fixture f, String id) throws InterruptedException {
+    return awaitState(f, id, RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED);
+  }
+
+  static TrainRequest oneEpoch(String name) {
+    return Fixture.quick().setMaxEpochs(1).setName(name).addTags("fair").build();
+  }
+
+  @Test
+  void ownersAreServedInTurnsWithExactQueuePositions() throws Exception {
+    try (Fixture f = new Fixture(tmp, tokens(), Map.of())) {
+      String a1 = as(f, "alice").train(oneEpoch("a1")).getRunId();
+      awaitState(f, a1, RunState.RUNNING);
+      List<String> alice = new ArrayList<>();
+      for (int i = 2; i <= 4; i++) {
+        alice.add(as(f, "alice").train(oneEpoch("a" + i)).getRunId());
+      }
+      var bobResponse = as(f, "bob").train(oneEpoch("b1"));
+      String b1 = bobResponse.getRunId();
+      assertEquals(0, bobResponse.getQueuePosition(), "bob's single run is next, whatever alice queued");
+      assertEquals(List.of(1, 2, 3), alice.stream().map(id -> get(f, id).getQueuePosition()).toList());
+      // WatchRun tells a queued run where it stands.
+      Iterator<RunEvent> w = as(f, "bob").withDeadlineAfter(30, TimeUnit.SECONDS)
+          .watchRun(WatchRunRequest.newBuilder().setRunId(alice.get(2)).build());
+      RunEvent q = null;
+      while (w.hasNext() && q == null) {
+        RunEvent e = w.next();
+        q = e.hasQueue() ? e : null;
+      }
+      assertEquals(3, q.getQueue().getPosition());
+      assertEquals(4, q.getQueue().getQueued());
+      for (String id : alice) {
+        awaitEnd(f, id);
+      }
+      List<String> byStart = new ArrayList<>(List.of(a1, b1, alice.get(0), alice.get(1), alice.get(2)));
+      List<String> actual = new ArrayList<>(byStart);
+      actual.sort((x, y) -> Long.compare(get(f, x).getStartedUnixMs(), get(f, y).getStartedUnixMs()));
+      assertEquals(byStart, actual, "a1 was running; then bob's, then alice's in order");
+    }
+  }
+
+  @Test
+  void aPerUserCapRefusesWholeStudiesAndCancellingByTagOrStudyIsOneCall() throws Exception {
+    try (Fixture f = new Fixture(tmp, tokens(), Map.of(),
+        o -> o.withLimits(Limits.DEFAULTS.withMaxQueuedPerUser(4)))) {
+      String running = as(f, "alice").train(Fixture.quick().setMaxEpochs(50).addTags("mine").build()).getRunId();
+      awaitState(f, running, RunState.RUNNING);
+      for (int i = 0; i < 4; i++) {
+        as(f, "alice").train(Fixture.quick().addTags("mine").build());
+      }
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+          () -> as(f, "alice").train(Fixture.quick().build()));
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode());
+      assertTrue(e.getStatus().getDescription().contains("at most 4 queued runs per user"),
+          e.getStatus().getDescription());
+      // bob is not held back by alice's queue.
+      String bobs = as(f, "bob").train(Fixture.quick().addTags("mine").build()).getRunId();
+      // A study counts its whole grid: two runs would pass bob's cap of 4 with his 1 and 4 more.
+      StudyRequest grid = StudyRequest.newBuilder().setName("grid").setDataset("synthetic").addBackbones("DCNV2")
+          .addSeeds(1).addSeeds(2).setBase(Fixture.quick()).build();
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, assertThrows(StatusRuntimeException.class,
+          () -> as(f, "bob").startStudy(grid.toBuilder().addSeeds(3).build())).getStatus().getCode());
+      assertEquals(1, as(f, "bob").listRuns(ListRunsRequest.newBuilder().setOwner("bob").build()).getRunsCount(),
+          "a refused study queues nothing");
+      var study = as(f, "bob").startStudy(grid.toBuilder().clearSeeds().addSeeds(1).build());
+      assertEquals(2, study.getRunIdsCount());
+
+      // One call cancels alice's five tagged runs (the running one included) and none of bob's.
+      List<String> cancelled = as(f, "alice").cancelRuns(CancelRunsRequest.newBuilder().setTag("mine").build())
+          .getRunIdsList();
+      assertEquals(5, cancelled.size());
+      assertTrue(cancelled.contains(running));
+      for (String id : cancelled) {
+        Run r = get(f, id);
+        assertEquals(RunState.CANCELLED, r.getState());
+        assertEquals("alice", r.getCancelledBy());
+      }
+      assertTrue(get(f, running).getMessage().startsWith("cancelled by alice in epoch"), get(f, running).getMessage());
+      assertFalse(EventHub.isFinal(get(f, bobs).getState()), "bob's run with the same tag is untouched");
+      assertEquals(study.getRunIdsList().stream().sorted().toList(), as(f, "bob").cancelRuns(CancelRunsRequest
+          .newBuilder().setStudyId(study.getStudyId()).build()).getRunIdsList().stream().sorted().toList());
+      assertEquals(Status.Code.INVALID_ARGUMENT, assertThrows(StatusRuntimeException.class,
+          () -> as(f, "bob").cancelRuns(CancelRunsRequest.getDefaultInstance())).getStatus().getCode());
+      as(f, "bob").cancelRun(CancelRunRequest.newBuilder().setRunId(bobs).build());
+    }
+  }
+
+  static long pid(Run r) {
+    Matcher m = Pattern.compile("pid (\\d+)").matcher(r.getWorker());
+    assertTrue(m.find(), r.getWorker());
+    return Long.parseLong(m.group(1));
+  }
+
+  @Test
+  void cancelStopsARunWhileItsGraphIsStillBeingBuilt() throws Exception {
+    try (Fixture f = new Fixture(tmp, null, Map.of(), o -> o.withLimits(new Limits(64, 16, 5000, 50_000_000L, 200,
+        20, 100, 1000, 500, 1 << 20, 1_000_000)))) {
+      NumberList.Builder layers = NumberList.newBuilder();
+      for (int i = 0; i < 3000; i++) {
+        layers.addValues(1);
+      }
+      String id = f.stub.train(Fixture.quick().putHyperparameters("mlp_hidden_size",
+          ParamValue.newBuilder().setList(layers).build()).build()).getRunId();
+      Run r = awaitState(f, id, RunState.RUNNING);
+      while (r.getWorker().isEmpty()) {
+        r = get(f, id);
+      }
+      long pid = pid(r);
+      Thread.sleep(3000); // well into building 3,000 layers, forward and backward
+      assertEquals(0, get(f, id).getParameters(), "the model is not built yet");
+      long t0 = System.nanoTime();
+      Run c = f.stub.cancelRun(CancelRunRequest.newBuilder().setRunId(id).build());
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      assertEquals(RunState.CANCELLED, c.getState());
+      assertTrue(seconds < 5, "cancel took " + seconds + " s");
+      assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "its worker is gone");
+      assertEquals("cancelled by local in epoch 1", c.getMessage());
+      assertEquals(0, c.getEpochsCount());
+    }
+  }
+
+  @Test
+  void aWorkerThatRunsOutOfMemoryFailsTheRunAfterItsAttempts() throws Exception {
+    try (Fixture f = new Fixture(tmp, null, Map.of(), o -> o.withWorkers(2, List.of("-Xms4m", "-Xmx6m")))) {
+      String id = f.stub.train(Fixture.quick().build()).getRunId();
+      Run r = awaitEnd(f, id);
+      assertEquals(RunState.FAILED, r.getState());
+      assertEquals(2, r.getAttempt());
+      assertEquals(2, r.getCrashes());
+      assertTrue(r.getMessage().startsWith("the worker ran out of Java heap (exit status 3); 2 of 2 attempts ended"
+          + " so, and it is not started again"), r.getMessage());
+      assertTrue(r.getMessage().contains("OutOfMemoryError"), "the log's last lines are in the message");
+    }
+  }
+}

@@ -1,0 +1,155 @@
+package org.ctrlab.server.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.ctrlab.api.v1.CtrlabGrpc;
+import org.ctrlab.api.v1.EvaluateRequest;
+import org.ctrlab.api.v1.ListRunsRequest;
+import org.ctrlab.api.v1.NumberList;
+import org.ctrlab.api.v1.ParamValue;
+import org.ctrlab.api.v1.PerturbRequest;
+import org.ctrlab.api.v1.RunEvent;
+import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.TrainRequest;
+import org.ctrlab.api.v1.WatchRunRequest;
+import org.ctrlab.server.data.SyntheticData;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Oversized requests are refused before any work; analysis calls stop when their caller gives up. */
+class LimitsTest {
+  @TempDir
+  Path tmp;
+
+  static String message(Status.Code code, Runnable call) {
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
+    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+    return e.getStatus().getDescription();
+  }
+
+  static ParamValue list(int n, double v) {
+    NumberList.Builder b = NumberList.newBuilder();
+    for (int i = 0; i < n; i++) {
+      b.addValues(v);
+    }
+    return ParamValue.newBuilder().setList(b).build();
+  }
+
+  @Test
+  void oversizedRequestsAreRefusedAndStoreNothing() throws Exception {
+    try (Fixture f = new Fixture(tmp)) {
+      var s = f.stub;
+      long t0 = System.nanoTime();
+      assertTrue(message(Status.Code.INVALID_ARGUMENT, () -> s.train(Fixture.quick()
+          .putHyperparameters("mlp_hidden_size", list(10_000, 1)).build()))
+          .contains("has 10,000 values; at most 64 (--max-list-length)"));
+      assertTrue((System.nanoTime() - t0) / 1e9 < 2, "refused at once");
+      assertTrue(message(Status.Code.INVALID_ARGUMENT, () -> s.train(Fixture.quick().setEmbeddingSize(1024)
+          .putHyperparameters("mlp_hidden_size", list(3, 8192)).build()))
+          .matches("DCNV2 with these hyperparameters on synthetic has [\\d,]+ trainable parameters; at most"
+              + " 50,000,000 \\(--max-parameters\\)"));
+      assertTrue(message(Status.Code.INVALID_ARGUMENT, () -> s.train(Fixture.quick().setName("n".repeat(300))
+          .build())).startsWith("name has 300 characters; at most 200"));
+      TrainRequest.Builder tags = Fixture.quick();
+      for (int i = 0; i < 21; i++) {
+        tags.addTags("t" + i);
+      }
+      assertTrue(message(Status.Code.INVALID_ARGUMENT, () -> s.train(tags.build())).startsWith("21 tags; at most 20"));
+      // A 2 MB name is refused by the transport before the service sees it.
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, assertThrows(StatusRuntimeException.class,
+          () -> s.train(Fixture.quick().setName("n".repeat(2 << 20)).build())).getStatus().getCode());
+      assertEquals(0, s.listRuns(ListRunsRequest.getDefaultInstance()).getRunsCount(), "nothing was stored");
+
+      String id = s.train(Fixture.quick().setMaxEpochs(1).build()).getRunId();
+      ServiceTest.watch(f, id, 0);
+      PerturbRequest.Builder p = PerturbRequest.newBuilder().setRunId(id);
+      for (int i = 0; i < 65; i++) {
+        p.addSigmas(i * 0.001);
+      }
+      assertEquals("65 sigmas; at most 64 per call (--max-sigmas)",
+          message(Status.Code.INVALID_ARGUMENT, () -> s.perturb(p.build())));
+      EvaluateRequest.Builder ev = EvaluateRequest.newBuilder().setRunId(id);
+      for (int k = 1; k <= 17; k++) {
+        ev.addRankingK(k);
+      }
+      assertEquals("17 ranking_k values; at most 16 (--max-ranking-k)",
+          message(Status.Code.INVALID_ARGUMENT, () -> s.evaluate(ev.build())));
+    }
+  }
+
+  @Test
+  void analysisCallsStopWhenTheirDeadlinePassesAndFreeThePool() throws Exception {
+    new SyntheticData(4000, 500, 20, 30, 5).write(tmp.resolve("data").resolve("synthetic"));
+    try (Fixture f = new Fixture(tmp)) {
+      String id = f.stub.train(Fixture.quick().setMaxEpochs(1).setBatchSize(4096).build()).getRunId();
+      ServiceTest.watch(f, id, 0);
+      PerturbRequest.Builder p = PerturbRequest.newBuilder().setRunId(id);
+      for (int i = 0; i < 64; i++) {
+        p.addSigmas(0.01 + i * 0.001);
+      }
+      long t0 = System.nanoTime();
+      f.stub.perturb(p.build());
+      double full = (System.nanoTime() - t0) / 1e9;
+      assertTrue(full > 1, "a 64-sigma perturbation takes long enough to see it stop (" + full + " s)");
+      // Two such calls (the pool's two threads) whose clients give up at once...
+      for (int i = 0; i < 2; i++) {
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, assertThrows(StatusRuntimeException.class,
+            () -> f.stub.withDeadlineAfter(200, TimeUnit.MILLISECONDS).perturb(p.build())).getStatus().getCode());
+      }
+      // ... stop at their next batch: an evaluation right after does not wait for them.
+      long t1 = System.nanoTime();
+      f.stub.evaluate(EvaluateRequest.newBuilder().setRunId(id).build());
+      double waited = (System.nanoTime() - t1) / 1e9;
+      assertTrue(waited < full / 2, "evaluate waited " + waited + " s; a full perturbation takes " + full + " s");
+    }
+  }
+
+  @Test
+  void aStoppingServerEndsWatchersWithAClearStatusAndSoon() throws Exception {
+    Fixture f = new Fixture(tmp);
+    String id;
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    try {
+      id = f.stub.train(Fixture.quick().setMaxEpochs(200).build()).getRunId();
+      CtrlabGrpc.newStub(f.channel).watchRun(WatchRunRequest.newBuilder().setRunId(id).build(),
+          new StreamObserver<RunEvent>() {
+            @Override
+            public void onNext(RunEvent e) {}
+
+            @Override
+            public void onError(Throwable t) {
+              ended.complete(Status.fromThrowable(t));
+            }
+
+            @Override
+            public void onCompleted() {
+              ended.complete(Status.OK);
+            }
+          });
+      JobsServiceTest.awaitState(f, id, RunState.RUNNING);
+      Thread.sleep(1000);
+    } finally {
+      long t0 = System.nanoTime();
+      f.server.close();
+      assertTrue((System.nanoTime() - t0) / 1e9 < 10, "a graceful stop takes seconds");
+    }
+    Status s = ended.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.UNAVAILABLE, s.getCode());
+    assertTrue(s.getDescription().startsWith("the server is stopping; watch again from index"), s.getDescription());
+    f.channel.shutdownNow();
+    try (Fixture again = new Fixture(tmp)) {
+      var r = JobsServiceTest.get(again, id);
+      assertTrue(List.of(RunState.QUEUED, RunState.RUNNING).contains(r.getState()), "it resumes: " + r.getState());
+      again.stub.cancelRun(org.ctrlab.api.v1.CancelRunRequest.newBuilder().setRunId(id).build());
+    }
+  }
+}
