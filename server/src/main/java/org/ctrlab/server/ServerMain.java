@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "ctrlab-server", mixinStandardHelpOptions = true, version = "ctrlab-server " + CtrlabService.VERSION,
     description = "Serve ctrlab's gRPC API: a fair queue of CTR training runs, each in its own worker process.",
     subcommands = {Bench.class, org.ctrlab.server.tools.HeadCost.class, org.ctrlab.server.tools.MatmulFloor.class,
-        WorkerCommand.class},
+        org.ctrlab.server.tools.WorkerCost.class, WorkerCommand.class},
     footer = {"", "Examples:",
         "  ctrlab-server --data-dir ../shared/data                 # ML-1M from ../shared/data/ml-1m",
         "  ctrlab-server --port 50051 --tokens tokens.txt          # per-user tokens, one 'user token' a line",

@@ -114,7 +114,7 @@ public final class Worker {
               resume.epochsDone() + 1, resume.epochsDone(), attempt, timing)));
         }
         Trainer.Outcome o = Trainer.train(model, ds, DataSplit.of(ds.rows, c.getSeed()), RunExecutor.settings(c),
-            new Listener(dir), resume);
+            new Listener(dir, t0), resume);
         CtrModel.save(dir.resolve("checkpoint.bin"), model.checkpointParams(), o.best());
         store.putArtifact(runId, "inspect", inspectRecord(o, model.weightNorms(o.best())).toByteArray());
         String msg = String.format("test AUC %.4f, LogLoss %.4f (best epoch %d of %d)", o.test().auc(),
@@ -186,10 +186,13 @@ public final class Worker {
 
   private final class Listener implements TrainListener {
     private final Path dir;
+    private final long started;
     private long lastProgress;
+    private boolean stepped;
 
-    Listener(Path dir) {
+    Listener(Path dir, long started) {
       this.dir = dir;
+      this.started = started;
     }
 
     @Override
@@ -204,6 +207,13 @@ public final class Worker {
 
     @Override
     public void batch(int epoch, int batch, int batches) {
+      if (!stepped) {
+        stepped = true;
+        long jvm = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
+        fencedUnchecked(r -> r, Worker.log(String.format(java.util.Locale.ROOT, "first training step done %.2f s"
+            + " after the worker's JVM started (%.2f s after it began loading)", (System.currentTimeMillis() - jvm)
+            / 1e3, (System.nanoTime() - started) / 1e9)));
+      }
       long now = System.currentTimeMillis();
       if (now - lastProgress >= PROGRESS_INTERVAL_MS || batch == batches) {
         lastProgress = now;

@@ -1,0 +1,137 @@
+package org.ctrlab.server.tools;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.ctrlab.api.v1.CtrlabGrpc;
+import org.ctrlab.api.v1.EpochResult;
+import org.ctrlab.api.v1.GetRunRequest;
+import org.ctrlab.api.v1.Head;
+import org.ctrlab.api.v1.ResolvedConfig;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.api.v1.RunEvent;
+import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.TrainRequest;
+import org.ctrlab.api.v1.WatchRunRequest;
+import org.ctrlab.server.CtrlabServer;
+import org.ctrlab.server.data.Dataset;
+import org.ctrlab.server.model.CtrModel;
+import org.ctrlab.server.train.RunExecutor;
+import org.ctrlab.server.train.TrainListener;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * What running a training run as its own worker process costs: the same run trained in this process and through a
+ * server on loopback (submitted over gRPC, trained by a worker process), alternately, in one session. Prints the
+ * seconds per epoch of both (epoch 1 left out: it also warms up), their ratio, and the time from submitting the run
+ * to the worker's first training step.
+ */
+@Command(name = "worker-cost", mixinStandardHelpOptions = true,
+    description = "Seconds per epoch of a run in a worker process against the same run in this process, and the"
+        + " time from submit to the worker's first step.",
+    footer = {"", "Example:",
+        "  ctrlab-server worker-cost --data-dir ../shared/data --dataset ml-1m --backbone WideDeep --epochs 4"})
+public final class WorkerCost implements Callable<Integer> {
+  @Mixin
+  RunOptions options = new RunOptions();
+
+  @Option(names = "--head", description = "Head (default: ${DEFAULT-VALUE}).")
+  Head head = Head.BINARY;
+
+  @Option(names = "--epochs", description = "Epochs per run (default: ${DEFAULT-VALUE}; the first is left out).")
+  int epochs = 4;
+
+  @Option(names = "--rounds", description = "Pairs of runs, the order flipped every round (default: ${DEFAULT-VALUE}).")
+  int rounds = 2;
+
+  static TrainRequest request(ResolvedConfig c) {
+    return TrainRequest.newBuilder().setDataset(c.getDataset()).setBackbone(c.getBackbone()).setHead(c.getHead())
+        .setAggregation(c.getAggregation()).setRatingWeight(c.getRatingWeight())
+        .putAllHyperparameters(c.getHyperparametersMap()).setEmbeddingSize(c.getEmbeddingSize())
+        .setLearningRate(c.getLearningRate()).setWeightDecay(c.getWeightDecay()).setBatchSize(c.getBatchSize())
+        .setMaxEpochs(c.getMaxEpochs()).setPatience(c.getPatience()).setSeed(c.getSeed())
+        .setEvalBatchSize(c.getEvalBatchSize()).setName("worker-cost").build();
+  }
+
+  static double steady(List<EpochResult> epochs) {
+    return epochs.subList(1, epochs.size()).stream().mapToDouble(EpochResult::getTrainSeconds).average().orElse(0);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (epochs < 2) {
+      throw new IllegalArgumentException("--epochs must be at least 2 (the first is left out)");
+    }
+    RunOptions.Loaded in = options.load();
+    Dataset ds = in.dataset();
+    ResolvedConfig c = options.resolve(in.configs(), ds.name, options.backbones.get(0), head, epochs, null)
+        .toBuilder().setPatience(epochs).build();
+    Path runDir = Files.createTempDirectory("ctrlab-worker-cost");
+    Map<String, Path> where = Map.of(ds.name, options.dataDir.resolve(ds.name).toAbsolutePath());
+    CtrlabServer server = new CtrlabServer(CtrlabServer.Options.local("127.0.0.1", 0, options.dataDir, runDir, where,
+        null, null, 1, options.threads, false)).start();
+    ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    CtrlabGrpc.CtrlabBlockingStub stub = CtrlabGrpc.newBlockingStub(ch);
+    System.out.printf(Locale.ROOT, "%s %s, %d epochs per run, %d threads; s/epoch is the mean of epochs 2..%d%n",
+        c.getBackbone(), c.getHead(), epochs, options.threads, epochs);
+    System.out.printf(Locale.ROOT, "%-6s %-11s %10s %14s%n", "round", "where", "s/epoch", "submit->step s");
+    double inSum = 0;
+    double workerSum = 0;
+    List<Double> toFirstStep = new ArrayList<>();
+    try {
+      for (int r = 0; r < rounds; r++) {
+        for (int k = 0; k < 2; k++) {
+          boolean inProcess = (k == 0) == (r % 2 == 0);
+          if (inProcess) {
+            List<EpochResult> log = new ArrayList<>();
+            try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, options.threads), ds)) {
+              RunExecutor.train(m, ds, c, new TrainListener() {
+                @Override
+                public void epoch(EpochResult e, double[][] norms) {
+                  log.add(e);
+                }
+              });
+            }
+            double s = steady(log);
+            inSum += s;
+            System.out.printf(Locale.ROOT, "%-6d %-11s %10.3f %14s%n", r + 1, "in-process", s, "-");
+          } else {
+            String id = stub.train(request(c)).getRunId();
+            double first = Double.NaN;
+            var it = stub.watchRun(WatchRunRequest.newBuilder().setRunId(id).build());
+            while (it.hasNext()) {
+              RunEvent e = it.next();
+              if (e.hasLog() && e.getLog().startsWith("first training step") && Double.isNaN(first)) {
+                first = e.getUnixMs();
+              }
+            }
+            Run run = stub.getRun(GetRunRequest.newBuilder().setRunId(id).build());
+            if (run.getState() != RunState.SUCCEEDED) {
+              throw new IllegalStateException("run " + id + " " + run.getState() + ": " + run.getMessage());
+            }
+            double s = steady(run.getEpochsList());
+            double step = (first - run.getCreatedUnixMs()) / 1e3;
+            workerSum += s;
+            toFirstStep.add(step);
+            System.out.printf(Locale.ROOT, "%-6d %-11s %10.3f %14.2f%n", r + 1, "worker", s, step);
+          }
+        }
+      }
+    } finally {
+      ch.shutdownNow();
+      server.close();
+    }
+    System.out.printf(Locale.ROOT, "worker / in-process s/epoch: %.3f over %d rounds; submit to first step %.2f s"
+        + " (mean)%n", workerSum / inSum, rounds, toFirstStep.stream().mapToDouble(Double::doubleValue).average()
+        .orElse(Double.NaN));
+    return 0;
+  }
+}
