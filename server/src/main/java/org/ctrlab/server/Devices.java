@@ -14,6 +14,7 @@ import static org.tensorflow.internal.c_api.global.tensorflow.TF_NewSession;
 import static org.tensorflow.internal.c_api.global.tensorflow.TF_NewSessionOptions;
 import static org.tensorflow.internal.c_api.global.tensorflow.TF_NewStatus;
 import static org.tensorflow.internal.c_api.global.tensorflow.TF_SessionListDevices;
+import static org.tensorflow.internal.c_api.global.tensorflow.TF_SetConfig;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +36,10 @@ public final class Devices {
     TF_Status st = TF_NewStatus();
     TF_Graph g = TF_NewGraph();
     TF_SessionOptions o = TF_NewSessionOptions();
+    byte[] config = sessionConfig().toByteArray();
+    try (org.bytedeco.javacpp.BytePointer b = new org.bytedeco.javacpp.BytePointer(config)) {
+      TF_SetConfig(o, b, config.length, st);
+    }
     TF_Session s = TF_NewSession(g, o, st);
     try {
       TF_DeviceList l = TF_SessionListDevices(s, st);
@@ -50,6 +55,15 @@ public final class Devices {
       TF_DeleteStatus(st);
     }
     return out;
+  }
+
+  /**
+   * What every session of this process starts with: GPU memory taken as needed, not all of it at the first session
+   * (TensorFlow's default), so that the server's own sessions and several workers can share a GPU box.
+   */
+  public static org.tensorflow.proto.ConfigProto sessionConfig() {
+    return org.tensorflow.proto.ConfigProto.newBuilder()
+        .setGpuOptions(org.tensorflow.proto.GPUOptions.newBuilder().setAllowGrowth(true)).build();
   }
 
   /**

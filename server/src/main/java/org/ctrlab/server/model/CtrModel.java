@@ -122,7 +122,7 @@ public final class CtrModel implements AutoCloseable {
       noisyProb = head.probability(net, backbone.logits(net, noisy, inputs, false));
       checkpointParams = net.params().stream().filter(Param::inCheckpoint).toList();
 
-      ConfigProto cp = ConfigProto.newBuilder()
+      ConfigProto cp = org.ctrlab.server.Devices.sessionConfig().toBuilder()
           .setIntraOpParallelismThreads(config.threads())
           .setInterOpParallelismThreads(config.threads())
           .build();
