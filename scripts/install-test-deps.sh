@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Maven's Java dependencies: Debian's Python gRPC stack for the
-# client-python tests. Does nothing when everything is present; needs root (or sudo) otherwise.
+# client-python tests, and openssl for the TLS tests' certificates (scripts/make-certs.sh). Does nothing when
+# everything is present; needs root (or sudo) otherwise.
 set -euo pipefail
 need=()
 /usr/bin/python3 -c 'import grpc' 2>/dev/null || need+=(python3-grpcio)
@@ -8,6 +9,7 @@ need=()
 /usr/bin/python3 -c 'import pytest' 2>/dev/null || need+=(python3-pytest)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null || need+=(protobuf-compiler-grpc)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO=sudo

@@ -224,12 +224,31 @@ def _enum(enum, name: Optional[str], what: str) -> int:
                           f"{[n for n in enum.keys() if not n.endswith('UNSPECIFIED')]}") from None
 
 
-class Client:
-    """A connection to a ctrlab server. ``token`` is sent as ``authorization: Bearer <token>`` when given."""
+def _pem(v: Union[bytes, str, None]) -> Optional[bytes]:
+    if v is None or isinstance(v, bytes):
+        return v
+    with open(v, "rb") as f:
+        return f.read()
 
-    def __init__(self, address: str = "localhost:50051", token: Optional[str] = None, timeout: float = 600.0):
+
+class Client:
+    """A connection to a ctrlab server. ``token`` is sent as ``authorization: Bearer <token>`` when given.
+
+    With ``tls=True`` the connection is TLS; ``root_certificates`` (PEM bytes or a file path) is the CA that signed
+    the server's certificate (default: the system's), and ``certificate_chain``/``private_key`` are yours for a
+    server that asks for client certificates (mutual TLS)."""
+
+    def __init__(self, address: str = "localhost:50051", token: Optional[str] = None, timeout: float = 600.0, *,
+                 tls: bool = False, root_certificates: Union[bytes, str, None] = None,
+                 certificate_chain: Union[bytes, str, None] = None, private_key: Union[bytes, str, None] = None):
         self.address = address
-        self._channel = grpc.insecure_channel(address)
+        if tls or root_certificates is not None or certificate_chain is not None:
+            creds = grpc.ssl_channel_credentials(root_certificates=_pem(root_certificates),
+                                                 private_key=_pem(private_key),
+                                                 certificate_chain=_pem(certificate_chain))
+            self._channel = grpc.secure_channel(address, creds)
+        else:
+            self._channel = grpc.insecure_channel(address)
         self._stub = service_pb2_grpc.CtrlabStub(self._channel)
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
         self.timeout = timeout
@@ -347,7 +366,8 @@ class Client:
         return {"version": i.version, "device": i.device, "tensorflow": i.tensorflow_version,
                 "queue_length": i.queue_length, "workers": i.workers, "running": i.running,
                 "max_queued_per_user": i.max_queued_per_user, "user": i.user,
-                "auth_required": i.auth_required, "onednn": i.onednn}
+                "auth_required": i.auth_required, "onednn": i.onednn, "admin": i.admin, "visibility": i.visibility,
+                "queued_by_user": dict(i.queued_by_user), "runs_by_state": dict(i.runs_by_state), "tls": i.tls}
 
 
 class Run:

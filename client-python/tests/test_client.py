@@ -135,3 +135,28 @@ def test_examples_run_against_the_server(server, tmp_path):
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "curve.csv").read_text().startswith("sigma,head,auc,logloss")
+
+
+def test_tls_with_client_certificates(tmp_path):
+    certs = tmp_path / "certs"
+    subprocess.run(["bash", str(ROOT / "scripts" / "make-certs.sh"), str(certs), "ctrlab-test", "alice"],
+                   check=True, capture_output=True)
+    tokens = tmp_path / "tokens.txt"
+    made = subprocess.run(["java", "-jar", str(ROOT / "server" / "target" / "ctrlab-server.jar"), "token", "add",
+                           "alice", "--file", str(tokens)], check=True, capture_output=True, text=True)
+    token = made.stdout.strip()
+    assert token.startswith("ctl_") and token not in tokens.read_text()
+    s = Server(tmp_path, "--tokens", str(tokens), "--tls-cert", str(certs / "server.pem"), "--tls-key",
+               str(certs / "server.key"), "--tls-client-ca", str(certs / "ca.pem"))
+    try:
+        address = s.address.replace("127.0.0.1", "localhost")
+        with Client(address, token=token, tls=True, root_certificates=str(certs / "ca.pem"),
+                    certificate_chain=str(certs / "alice.pem"), private_key=str(certs / "alice.key")) as c:
+            info = c.info()
+            assert info["user"] == "alice"
+        with Client(address, token=token, tls=True, root_certificates=str(certs / "ca.pem"), timeout=10) as c:
+            with pytest.raises(CtrlabError) as e:
+                c.info()
+            assert e.value.code == "UNAVAILABLE"  # no client certificate
+    finally:
+        s.stop()

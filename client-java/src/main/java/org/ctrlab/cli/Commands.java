@@ -260,9 +260,9 @@ final class Commands {
                 r.getTrainSeconds(), r.getBest() ? "  *" : "");
             epochStart = System.nanoTime();
           } else if (e.hasLog()) {
-            out.println((tty ? "\r" : "") + e.getLog());
+            out.println((tty ? "\r" : "") + Safe.lines(e.getLog()));
           } else if (e.hasState()) {
-            out.println((tty ? "\r" : "") + "[" + e.getState().getState() + "] " + e.getState().getMessage());
+            out.println((tty ? "\r" : "") + "[" + e.getState().getState() + "] " + Safe.lines(e.getState().getMessage()));
             if (e.getState().getState() == RunState.RUNNING) {
               epochStart = System.nanoTime();
             }
@@ -334,7 +334,7 @@ final class Commands {
           fmt(r.getTest().getAuc()), fmt(r.getTest().getLogloss()), r.getBestEpoch(), r.getEpochsCount(),
           r.getSecondsPerEpoch());
     } else {
-      out.println(r.getRunId() + " " + r.getState() + ": " + r.getMessage());
+      out.println(r.getRunId() + " " + r.getState() + ": " + Safe.lines(r.getMessage()));
     }
   }
 
@@ -490,8 +490,12 @@ final class Commands {
       var c = r.getResolved();
       PrintWriter o = out();
       o.printf("run       %s (%s)%n", r.getRunId(), r.getState());
+      if (!r.getRequest().getName().isEmpty() || r.getRequest().getTagsCount() > 0) {
+        o.printf("name      %s%s%n", Safe.text(r.getRequest().getName()), r.getRequest().getTagsCount() == 0 ? ""
+            : "  tags " + Safe.text(String.join(", ", r.getRequest().getTagsList())));
+      }
       if (!r.getMessage().isEmpty()) {
-        o.printf("message   %s%n", r.getMessage());
+        o.printf("message   %s%n", Safe.lines(r.getMessage()));
       }
       if (r.getState() == RunState.QUEUED) {
         o.printf("queue     %s%n", r.getQueuePosition() == 0 ? "starts next"
@@ -581,7 +585,8 @@ final class Commands {
         if (root.json) {
           root.printJson(out(), r);
         } else {
-          out().println(r.getRunId() + " " + r.getState() + (r.getMessage().isEmpty() ? "" : ": " + r.getMessage()));
+          out().println(r.getRunId() + " " + r.getState() + (r.getMessage().isEmpty() ? "" : ": "
+              + Safe.lines(r.getMessage())));
         }
       }
       return 0;
@@ -746,7 +751,7 @@ final class Commands {
         return 0;
       }
       for (BackboneInfo b : r.getBackbonesList()) {
-        out().println(b.getName() + ": " + b.getDescription());
+        out().println(b.getName() + ": " + Safe.text(b.getDescription()));
         Table t = new Table("  hyperparameter", "default", "range", "description");
         for (ParamSpec p : b.getHyperparametersList()) {
           t.row("  " + p.getName(), value(p.getDefaultValue()), range(p), p.getDescription());
@@ -813,9 +818,22 @@ final class Commands {
       out().printf("server      %s (ctrlab %s, TensorFlow %s)%n", root.server, i.getVersion(),
           i.getTensorflowVersion());
       out().printf("device      %s%s%n", i.getDevice(), i.getOnednn() ? ", oneDNN CPU kernels" : "");
-      out().printf("queue       %d waiting, %d of %d slot(s) busy, at most %d queued per user%n",
-          i.getQueueLength(), i.getRunning(), i.getWorkers(), i.getMaxQueuedPerUser());
-      out().printf("you         %s%s%n", i.getUser(), i.getAuthRequired() ? " (token required)" : "");
+      out().printf("slots       %d of %d busy%n", i.getRunning(), i.getWorkers());
+      StringBuilder q = new StringBuilder();
+      i.getQueuedByUserMap().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
+          .forEach(e -> q.append(q.length() == 0 ? " (" : ", ").append(Safe.text(e.getKey())).append(' ')
+              .append(e.getValue()));
+      out().printf("queue       %d waiting%s, at most %d queued per user%n", i.getQueueLength(),
+          q.length() == 0 ? "" : q + ")", i.getMaxQueuedPerUser());
+      StringBuilder st = new StringBuilder();
+      for (String name : List.of("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")) {
+        st.append(st.length() == 0 ? "" : ", ").append(i.getRunsByStateOrDefault(name, 0)).append(' ')
+            .append(name.toLowerCase(Locale.ROOT));
+      }
+      out().printf("runs        %s%n", st);
+      out().printf("you         %s%s%s; runs visible: %s; %s%n", i.getUser(), i.getAdmin() ? " (admin)" : "",
+          i.getAuthRequired() ? ", token required" : "", i.getVisibility().equals("own") ? "your own" : "everyone's",
+          i.getTls() ? "TLS" : "plaintext");
       return 0;
     }
   }

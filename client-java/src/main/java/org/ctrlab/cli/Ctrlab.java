@@ -25,8 +25,9 @@ import picocli.CommandLine.ScopeType;
         Commands.Inspect.class, StudyCommands.class, Reproduce.class,
         Commands.Backbones.class, Commands.Datasets.class, Commands.Info.class,
         picocli.AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class},
-    footer = {"", "Server and token come from --server/--token, else CTRLAB_SERVER/CTRLAB_TOKEN, else the",
-        "file ~/.config/ctrlab/config.properties (lines server=host:port and token=...).",
+    footer = {"", "Server, token and TLS come from --server/--token/--tls/--ca-cert, else CTRLAB_SERVER, CTRLAB_TOKEN,",
+        "CTRLAB_TLS, CTRLAB_CA_CERT, else the file ~/.config/ctrlab/config.properties (lines server=host:port,",
+        "token=..., tls=true, ca_cert=/path/ca.pem, client_cert=..., client_key=...).",
         "Shell completion: source <(ctrlab generate-completion)",
         "Exit codes: 0 ok, 1 the run failed or was cancelled, 2 bad usage, 3 the server refused the request,",
         "            4 the server is unreachable.", "",
@@ -43,6 +44,22 @@ public final class Ctrlab {
   @Option(names = "--token", scope = ScopeType.INHERIT,
       description = "Access token (default: $CTRLAB_TOKEN or the config file).")
   String token;
+
+  @Option(names = "--tls", scope = ScopeType.INHERIT, negatable = true,
+      description = "Speak TLS to the server (default: $CTRLAB_TLS, the config file's tls=true, or off).")
+  boolean tls;
+
+  @Option(names = "--ca-cert", scope = ScopeType.INHERIT,
+      description = "PEM file of the CA that signed the server's certificate (default: $CTRLAB_CA_CERT, the config"
+          + " file, or the system's trusted CAs); implies --tls.")
+  String caCert;
+
+  @Option(names = "--client-cert", scope = ScopeType.INHERIT,
+      description = "Your certificate (PEM) for a server that asks for one (mutual TLS); with --client-key.")
+  String clientCert;
+
+  @Option(names = "--client-key", scope = ScopeType.INHERIT, description = "Your certificate's private key (PEM).")
+  String clientKey;
 
   /** Defaults for --server and --token: environment, then ~/.config/ctrlab/config.properties, then built-in. */
   public static final class Defaults implements CommandLine.IDefaultValueProvider {
@@ -61,6 +78,10 @@ public final class Ctrlab {
       String key = switch (o.longestName()) {
         case "--server" -> "server";
         case "--token" -> "token";
+        case "--tls" -> "tls";
+        case "--ca-cert" -> "ca_cert";
+        case "--client-cert" -> "client_cert";
+        case "--client-key" -> "client_key";
         default -> null;
       };
       if (key == null) {
@@ -101,7 +122,28 @@ public final class Ctrlab {
 
   private synchronized ManagedChannel channel() {
     if (channel == null) {
-      channel = NettyChannelBuilder.forTarget(server).usePlaintext().build();
+      NettyChannelBuilder b = NettyChannelBuilder.forTarget(server);
+      if (tls || caCert != null || clientCert != null) {
+        try {
+          io.netty.handler.ssl.SslContextBuilder ssl = io.grpc.netty.GrpcSslContexts.forClient();
+          if (caCert != null) {
+            ssl.trustManager(new java.io.File(caCert));
+          }
+          if ((clientCert == null) != (clientKey == null)) {
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                "--client-cert and --client-key go together");
+          }
+          if (clientCert != null) {
+            ssl.keyManager(new java.io.File(clientCert), new java.io.File(clientKey));
+          }
+          b.sslContext(ssl.build());
+        } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+          throw new CommandLine.ParameterException(new CommandLine(this), "cannot set up TLS: " + e.getMessage());
+        }
+      } else {
+        b.usePlaintext();
+      }
+      channel = b.build();
     }
     return channel;
   }
@@ -145,7 +187,7 @@ public final class Ctrlab {
       if (ex instanceof StatusRuntimeException s) {
         String code = s.getStatus().getCode().name();
         String d = s.getStatus().getDescription();
-        cmd.getErr().println("error: " + code + (d == null ? "" : ": " + d));
+        cmd.getErr().println("error: " + code + (d == null ? "" : ": " + Safe.lines(d)));
         return s.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE ? EXIT_UNREACHABLE : EXIT_REFUSED;
       }
       throw ex;

@@ -149,7 +149,7 @@ final class Reproduce extends Commands.Base {
       out.add(r);
       o.printf(Locale.ROOT, "  %s %s/%s seed %d: %s%s%n", id, r.getResolved().getBackbone(),
           r.getResolved().getHead(), r.getResolved().getSeed(), r.getState(), r.getState() == RunState.SUCCEEDED
-              ? String.format(Locale.ROOT, " test AUC %.4f", r.getTest().getAuc()) : " " + r.getMessage());
+              ? String.format(Locale.ROOT, " test AUC %.4f", r.getTest().getAuc()) : " " + Safe.text(r.getMessage()));
       o.flush();
     }
     return out;

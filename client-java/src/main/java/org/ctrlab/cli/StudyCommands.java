@@ -97,7 +97,8 @@ final class StudyCommands {
         root.printJson(out, s);
         return 0;
       }
-      out.printf("study %s \"%s\" on %s: %d runs%s%n", s.getStudyId(), s.getName(), s.getRequest().getDataset(),
+      out.printf("study %s \"%s\" on %s: %d runs%s%n", s.getStudyId(), Safe.text(s.getName()),
+          s.getRequest().getDataset(),
           s.getRunIdsCount(), s.getFinished() ? "" : " (some still running)");
       Table t = new Table("backbone", "head", "lambda_r", "runs", "done", "test AUC", "+-", "LogLoss", "+-",
           "s/epoch", "epochs");

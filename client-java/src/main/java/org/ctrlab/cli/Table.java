@@ -16,7 +16,7 @@ final class Table {
   Table row(Object... cells) {
     List<String> r = new ArrayList<>();
     for (Object c : cells) {
-      r.add(c == null ? "" : c.toString());
+      r.add(c == null ? "" : Safe.text(c.toString()));
     }
     rows.add(r);
     return this;

@@ -26,8 +26,8 @@ class CliLoopbackTest {
   @BeforeAll
   static void start() throws Exception {
     new SyntheticData(500, 150, 20, 40, 3).write(tmp.resolve("data").resolve("synthetic"));
-    server = new CtrlabServer(CtrlabServer.Options.local("127.0.0.1", 0, tmp.resolve("data"), tmp.resolve("runs"),
-        Map.of(), null, null, 1, 2, false)).start();
+    server = new CtrlabServer(new org.ctrlab.server.ServerOptions().port(0).dataDir(tmp.resolve("data"))
+        .runDir(tmp.resolve("runs")).threads(2).allowDownload(false)).start();
   }
 
   @AfterAll
@@ -120,6 +120,19 @@ class CliLoopbackTest {
     assertEquals(3, cli("show", ids.get(0)).code());
     Out none = cli("cancel");
     assertEquals(2, none.code());
+  }
+
+  @Test
+  void controlCharactersInOthersNamesAreNotPrintedAsIs() {
+    Out t = cli("train", "--dataset", "synthetic", "--backbone", "DCNV2", "--epochs", "1", "--tag", "esc", "--name",
+        "\u001b[31mred\u001b[0m\u202ename", "--set", "mlp_hidden_size=16", "--embedding-size", "8");
+    assertEquals(0, t.code(), t.err());
+    String id = t.out().strip().split("\\s+")[0];
+    for (Out o : List.of(cli("runs", "--tag", "esc"), cli("show", id))) {
+      assertTrue(o.out().contains("?[31mred?[0m?name"), o.out());
+      assertTrue(o.out().chars().noneMatch(c -> c == 0x1b || c == 0x202e), o.out());
+    }
+    cli("cancel", id);
   }
 
   @Test

@@ -2,103 +2,149 @@ package org.ctrlab.server;
 
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.sql.SQLException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.server.auth.Auth;
 import org.ctrlab.server.config.Configs;
 import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.data.DatasetRegistry;
+import org.ctrlab.server.jobs.Launcher;
 import org.ctrlab.server.jobs.LocalLauncher;
 import org.ctrlab.server.jobs.Supervisor;
+import org.ctrlab.server.ops.CallLog;
+import org.ctrlab.server.ops.ServerMetrics;
 import org.ctrlab.server.service.Analysis;
-import org.ctrlab.server.service.Auth;
 import org.ctrlab.server.service.CtrlabService;
 import org.ctrlab.server.service.EventHub;
-import org.ctrlab.server.service.Limits;
 import org.ctrlab.server.service.Retention;
 import org.ctrlab.server.service.Runs;
 import org.ctrlab.server.service.Studies;
 import org.ctrlab.server.store.RunStore;
 
 /**
- * A ctrlab server: run store, dataset registry, the supervisor of worker processes, the analysis pool and the gRPC
- * service, started in order and stopped in the reverse order (new calls refused, watchers told, analysis calls
- * stopped, workers stopped and their runs handed back to the queue, then the store closed).
+ * A ctrlab server: run store, dataset registry, the supervisor of worker processes, the analysis pool, metrics and
+ * the gRPC service (with health and reflection), started in order and stopped in the reverse order: health says
+ * NOT_SERVING, new calls are refused, watchers are told, analysis calls stop, workers stop and their runs go back to
+ * the queue, then the store closes.
  */
 public final class CtrlabServer implements AutoCloseable {
-  /** Everything a server is started with. */
-  public record Options(String host, int port, Path dataDir, Path runDir, Map<String, Path> datasets, Path configDir,
-      Path tokens, int slots, int threads, boolean allowDownload, int maxAttempts, List<String> gpus,
-      List<String> workerJvmOptions, Limits limits, int analysisThreads, Duration keep, long maxRunDirBytes) {
-    /** The options of a server on one box with the defaults for everything else. */
-    public static Options local(String host, int port, Path dataDir, Path runDir, Map<String, Path> datasets,
-        Path configDir, Path tokens, int slots, int threads, boolean allowDownload) {
-      return new Options(host, port, dataDir, runDir, datasets, configDir, tokens, slots, threads, allowDownload, 3,
-          null, List.of(), Limits.DEFAULTS, 2, Duration.ZERO, 0);
-    }
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CtrlabServer.class);
 
-    public Options withLimits(Limits l) {
-      return new Options(host, port, dataDir, runDir, datasets, configDir, tokens, slots, threads, allowDownload,
-          maxAttempts, gpus, workerJvmOptions, l, analysisThreads, keep, maxRunDirBytes);
-    }
-
-    public Options withWorkers(int attempts, List<String> jvmOptions) {
-      return new Options(host, port, dataDir, runDir, datasets, configDir, tokens, slots, threads, allowDownload,
-          attempts, gpus, jvmOptions, limits, analysisThreads, keep, maxRunDirBytes);
-    }
-
-    public Options withRetention(Duration keepFor, long maxBytes) {
-      return new Options(host, port, dataDir, runDir, datasets, configDir, tokens, slots, threads, allowDownload,
-          maxAttempts, gpus, workerJvmOptions, limits, analysisThreads, keepFor, maxBytes);
-    }
-  }
-
+  private final ServerOptions options;
   private final RunStore store;
   private final Supervisor supervisor;
   private final EventHub hub;
   private final Analysis analysis;
   private final Retention retention;
+  private final ServerMetrics metrics;
+  private final HealthStatusManager health = new HealthStatusManager();
   private final Server server;
+  private int metricsPort = -1;
   public final String device;
 
-  public CtrlabServer(Options o) throws IOException, SQLException {
+  public CtrlabServer(ServerOptions o) throws IOException, SQLException {
+    this.options = o;
+    boolean tls = o.tlsCert() != null;
+    checkExposure(o, tls);
+    Auth auth = o.tokens() == null ? Auth.open() : Auth.fromFile(o.tokens());
     Configs configs = o.configDir() == null ? Configs.packaged() : Configs.from(o.configDir());
     Path cache = o.runDir().resolve("cache");
     DatasetRegistry datasets = new DatasetRegistry(o.dataDir(), configs.datasets(), o.datasets(), o.allowDownload(),
         cache);
     RunConfigs runConfigs = new RunConfigs(configs, datasets);
-    Auth auth = o.tokens() == null ? Auth.open() : Auth.fromFile(o.tokens());
     device = Devices.describe();
     store = RunStore.open(o.runDir().resolve("ctrlab.db"));
     int cores = Runtime.getRuntime().availableProcessors();
     int threads = o.threads() > 0 ? o.threads() : Math.max(1, cores / o.slots());
     List<String> gpus = o.gpus() != null ? o.gpus() : Devices.gpuIndices();
+    ServerMetrics[] m = new ServerMetrics[1];
+    EventHub[] h = new EventHub[1];
     supervisor = new Supervisor(store, new LocalLauncher(o.workerJvmOptions(), workerArgs(o, cache)),
-        new Supervisor.Settings(o.slots(), threads, gpus, o.maxAttempts(), o.runDir()), r -> { });
+        new Supervisor.Settings(o.slots(), threads, gpus, o.maxAttempts(), o.runDir()), new Supervisor.Observer() {
+          @Override
+          public void changed(Run r) {
+            if (h[0] != null) {
+              h[0].poke();
+            }
+            if (m[0] != null && EventHub.isFinal(r.getState())) {
+              m[0].ended(r);
+            }
+          }
+
+          @Override
+          public void crashed(Run r, Launcher.Exit exit) {
+            if (m[0] != null) {
+              m[0].crashed();
+            }
+          }
+        });
     hub = new EventHub(store, supervisor);
+    h[0] = hub;
     analysis = new Analysis(store, datasets, o.runDir(), o.analysisThreads(), 4 * o.analysisThreads(), cores);
-    Runs runs = new Runs(store, supervisor, hub, runConfigs, datasets, o.limits(), o.runDir(), device);
+    metrics = new ServerMetrics(store, new ServerMetrics.Gauges(() -> o.slots(), supervisor::busySlots,
+        hub::watchers, analysis::busy));
+    m[0] = metrics;
+    Runs runs = new Runs(store, supervisor, hub, runConfigs, datasets, o.limits(), o.runDir(), device,
+        o.visibility());
     Studies studies = new Studies(store, runs, runConfigs);
     retention = new Retention(store, o.runDir(), o.keep(), o.maxRunDirBytes());
     CtrlabService service = new CtrlabService(runs, studies, analysis, hub, supervisor, runConfigs, datasets,
-        o.limits(), auth.required(), device);
-    server = NettyServerBuilder.forAddress(new InetSocketAddress(o.host(), o.port()))
+        o.limits(), auth.required(), tls, device);
+    CallLog log = new CallLog(metrics);
+    NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(o.host(), o.port()))
         .maxInboundMessageSize(o.limits().maxRequestBytes())
-        .addService(ServerInterceptors.intercept(service, auth))
-        .addService(ProtoReflectionServiceV1.newInstance())
-        .build();
+        .addService(intercept(service.bindService(), log, auth))
+        .addService(intercept(ProtoReflectionServiceV1.newInstance().bindService(), log, auth))
+        .addService(ServerInterceptors.intercept(health.getHealthService(), log));
+    if (tls) {
+      SslContextBuilder ssl = GrpcSslContexts.forServer(o.tlsCert().toFile(), o.tlsKey().toFile());
+      if (o.tlsClientCa() != null) {
+        ssl.trustManager(o.tlsClientCa().toFile()).clientAuth(ClientAuth.REQUIRE);
+      }
+      b.sslContext(ssl.build());
+    }
+    server = b.build();
+  }
+
+  /** The call log outermost (it sees refusals too), then tokens. */
+  private static ServerServiceDefinition intercept(ServerServiceDefinition s, CallLog log, Auth auth) {
+    return ServerInterceptors.intercept(ServerInterceptors.intercept(s, auth), log);
+  }
+
+  /** Tokens crossing a network in clear text, or a network reaching a server without tokens, is refused. */
+  private static void checkExposure(ServerOptions o, boolean tls) throws IOException {
+    InetAddress a = InetAddress.getByName(o.host());
+    if (a.isLoopbackAddress() || o.insecure()) {
+      return;
+    }
+    if (!tls) {
+      throw new IllegalArgumentException("refusing to listen on " + o.host() + " without TLS: tokens and results"
+          + " would cross the network in clear text; give --tls-cert and --tls-key, or --insecure on a network you"
+          + " trust");
+    }
+    if (o.tokens() == null) {
+      throw new IllegalArgumentException("refusing to listen on " + o.host() + " without tokens: anyone who can"
+          + " reach it could cancel anyone's runs; give --tokens FILE (ctrlab-server token add USER), or --insecure");
+    }
   }
 
   /** The worker's options that every run shares: where the store, the data and the configs are. */
-  private static List<String> workerArgs(Options o, Path cache) {
+  private static List<String> workerArgs(ServerOptions o, Path cache) {
     List<String> a = new ArrayList<>(List.of("--run-dir", o.runDir().toAbsolutePath().toString(), "--data-dir",
         o.dataDir().toAbsolutePath().toString(), "--cache-dir", cache.toAbsolutePath().toString()));
     o.datasets().forEach((name, path) -> a.addAll(List.of("--dataset", name + "=" + path.toAbsolutePath())));
@@ -114,7 +160,16 @@ public final class CtrlabServer implements AutoCloseable {
   public CtrlabServer start() throws IOException, SQLException {
     supervisor.start();
     retention.start();
+    metrics.start();
+    if (options.metricsPort() >= 0) {
+      metricsPort = metrics.serve(options.host(), options.metricsPort());
+    }
     server.start();
+    health.setStatus("", ServingStatus.SERVING);
+    health.setStatus("ctrlab.v1.Ctrlab", ServingStatus.SERVING);
+    LOG.atInfo().addKeyValue("address", options.host() + ":" + server.getPort()).addKeyValue("tls",
+        options.tlsCert() != null).addKeyValue("tokens", options.tokens() != null)
+        .addKeyValue("slots", options.slots()).addKeyValue("metrics", metricsPort).log("serving");
     return this;
   }
 
@@ -122,12 +177,27 @@ public final class CtrlabServer implements AutoCloseable {
     return server.getPort();
   }
 
+  /** The metrics endpoint's port, or -1 without one. */
+  public int metricsPort() {
+    return metricsPort;
+  }
+
+  public ServerMetrics metrics() {
+    return metrics;
+  }
+
   public void awaitTermination() throws InterruptedException {
     server.awaitTermination();
   }
 
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    health.enterTerminalState(); // NOT_SERVING for every service while draining
     server.shutdown();
     hub.close();
     analysis.close();
@@ -142,10 +212,12 @@ public final class CtrlabServer implements AutoCloseable {
       server.shutdownNow();
       Thread.currentThread().interrupt();
     }
+    metrics.close();
     try {
       store.close();
     } catch (SQLException ignored) {
       // closing anyway
     }
+    LOG.info("stopped");
   }
 }

@@ -18,12 +18,14 @@ import picocli.CommandLine.Option;
 /** {@code ctrlab-server}: serve the gRPC API, or benchmark in-process with {@code bench}. */
 @Command(name = "ctrlab-server", mixinStandardHelpOptions = true, version = "ctrlab-server " + CtrlabService.VERSION,
     description = "Serve ctrlab's gRPC API: a fair queue of CTR training runs, each in its own worker process.",
-    subcommands = {Bench.class, org.ctrlab.server.tools.HeadCost.class, org.ctrlab.server.tools.MatmulFloor.class,
+    subcommands = {org.ctrlab.server.auth.TokenCommand.class, org.ctrlab.server.ops.HealthCommand.class, Bench.class,
+        org.ctrlab.server.tools.HeadCost.class, org.ctrlab.server.tools.MatmulFloor.class,
         org.ctrlab.server.tools.WorkerCost.class, WorkerCommand.class},
     footer = {"", "Examples:",
         "  ctrlab-server --data-dir ../shared/data                 # ML-1M from ../shared/data/ml-1m",
-        "  ctrlab-server --port 50051 --tokens tokens.txt          # per-user tokens, one 'user token' a line",
-        "  ctrlab-server --slots 2                                 # two runs at a time, half the cores each",
+        "  ctrlab-server token add alice --file tokens.txt         # prints alice's token once",
+        "  ctrlab-server --tokens tokens.txt --host 0.0.0.0 --tls-cert server.pem --tls-key server.key",
+        "  ctrlab-server --slots 2 --metrics-port 9464             # two runs at a time; Prometheus on :9464",
         "  ctrlab-server bench --data-dir ../shared/data --dataset ml-1m"})
 public final class ServerMain implements Callable<Integer> {
   @Option(names = "--host", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
@@ -44,8 +46,32 @@ public final class ServerMain implements Callable<Integer> {
   @Option(names = "--config-dir", description = "Read YAML defaults from this folder instead of the packaged ones.")
   Path configDir;
 
-  @Option(names = "--tokens", description = "Token file ('user token' per line); without it there is no auth.")
+  @Option(names = "--tokens", description = "Token file ('USER sha256:HASH [admin]' a line, made by 'token add');"
+      + " without it every caller is the admin 'local'.")
   Path tokens;
+
+  @Option(names = "--tls-cert", description = "The server's certificate chain (PEM); with --tls-key, the server"
+      + " speaks TLS.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", description = "The server's private key (PEM, PKCS#8).")
+  Path tlsKey;
+
+  @Option(names = "--tls-client-ca", description = "Also require client certificates signed by this CA (PEM):"
+      + " mutual TLS.")
+  Path tlsClientCa;
+
+  @Option(names = "--insecure", description = "Allow a non-loopback --host without TLS or tokens (a network you"
+      + " trust only).")
+  boolean insecure;
+
+  @Option(names = "--visibility", description = "Who reads a run: all (every user, default) or own (its owner and"
+      + " admins).")
+  String visibility = "all";
+
+  @Option(names = "--metrics-port", description = "Serve Prometheus metrics at http://HOST:PORT/metrics (default:"
+      + " none).")
+  Integer metricsPort;
 
   @Option(names = {"--slots", "--workers"}, description = "Runs executed at the same time, each in its own worker"
       + " process with its share of the cores and, on a GPU box, its own GPU (default: ${DEFAULT-VALUE}).")
@@ -121,15 +147,38 @@ public final class ServerMain implements Callable<Integer> {
         maxQueuedPerUser, maxStudyRuns, maxRequestBytes, Limits.DEFAULTS.maxResponseBytes());
   }
 
+  ServerOptions options() {
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+    }
+    org.ctrlab.server.service.Visibility v = switch (visibility.toLowerCase(java.util.Locale.ROOT)) {
+      case "all" -> org.ctrlab.server.service.Visibility.ALL;
+      case "own" -> org.ctrlab.server.service.Visibility.OWN;
+      default -> throw new IllegalArgumentException("--visibility is all or own, got " + visibility);
+    };
+    return new ServerOptions().host(host).port(port).dataDir(dataDir).runDir(runDir).datasets(datasets)
+        .configDir(configDir).tokens(tokens).slots(slots).threads(threads).allowDownload(allowDownload)
+        .maxAttempts(maxAttempts).gpus(gpus).workerJvmOptions(workerJvmOptions).limits(limits())
+        .analysisThreads(analysisThreads).keep(Duration.ofDays(keepDays))
+        .maxRunDirBytes((long) (maxRunDirGb * (1L << 30))).tls(tlsCert, tlsKey, tlsClientCa).insecure(insecure)
+        .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort);
+  }
+
   @Override
   public Integer call() throws Exception {
-    CtrlabServer.Options o = new CtrlabServer.Options(host, port, dataDir, runDir, datasets, configDir, tokens, slots,
-        threads, allowDownload, maxAttempts, gpus, workerJvmOptions, limits(), analysisThreads,
-        Duration.ofDays(keepDays), (long) (maxRunDirGb * (1L << 30)));
-    CtrlabServer s = new CtrlabServer(o).start();
+    CtrlabServer s;
+    try {
+      s = new CtrlabServer(options()).start();
+    } catch (IllegalArgumentException | java.io.IOException | java.sql.SQLException e) {
+      // What is wrong with the start, in one line (a missing token file, a port in use, ...), not a stack trace.
+      System.err.println("ctrlab-server: " + (e.getMessage() == null ? e : e.getMessage()));
+      return 2;
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(s::close, "ctrlab-shutdown"));
-    System.out.printf("ctrlab-server %s listening on %s:%d, device %s, %d slot%s, runs in %s%n",
-        CtrlabService.VERSION, host, s.port(), s.device, slots, slots == 1 ? "" : "s", runDir.toAbsolutePath());
+    System.out.printf("ctrlab-server %s listening on %s:%d%s, device %s, %d slot%s, runs in %s%s%n",
+        CtrlabService.VERSION, host, s.port(), tlsCert != null ? " (TLS)" : "", s.device, slots,
+        slots == 1 ? "" : "s", runDir.toAbsolutePath(), s.metricsPort() >= 0 ? ", metrics on port "
+            + s.metricsPort() : "");
     if (System.getenv("TF_ENABLE_ONEDNN_OPTS") == null && !Devices.oneDnn() && !s.device.contains("GPU")) {
       System.out.println("hint: start with TF_ENABLE_ONEDNN_OPTS=1 in the environment for TensorFlow's oneDNN CPU"
           + " kernels (much faster training on CPUs without AVX-512, see docs/results.md; run.sh and the Docker images"

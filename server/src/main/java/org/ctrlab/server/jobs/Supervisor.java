@@ -31,6 +31,9 @@ public final class Supervisor implements AutoCloseable {
   /** Told about every change of a run this supervisor makes (to wake watchers, log, count). */
   public interface Observer {
     void changed(Run run);
+
+    /** A worker ended abnormally (it is started again if attempts remain). */
+    default void crashed(Run run, Launcher.Exit exit) {}
   }
 
   /** How slots are set up. */
@@ -182,8 +185,9 @@ public final class Supervisor implements AutoCloseable {
     String where = s.job.where();
     store.update(run.getRunId(), r -> r.getAttempt() == s.attempt ? r.toBuilder().setWorker(where).build() : null)
         .ifPresent(observer::changed);
-    LOG.info("run {} of {} started: attempt {}, slot {}, {}", run.getRunId(), run.getOwner(), s.attempt, s.index,
-        where);
+    LOG.atInfo().addKeyValue("run", run.getRunId()).addKeyValue("owner", run.getOwner())
+        .addKeyValue("state", "RUNNING").addKeyValue("attempt", s.attempt).addKeyValue("slot", s.index)
+        .addKeyValue("worker", where).log("run started");
   }
 
   /** Each slot's share of the box: its GPU when there are GPUs, with memory growth on. */
@@ -208,10 +212,11 @@ public final class Supervisor implements AutoCloseable {
       free(s); // it recorded its end (SUCCEEDED or FAILED), or the run was deleted
       if (r != null) {
         observer.changed(r);
-        LOG.info("run {} of {} ended {}: {}", runId, r.getOwner(), r.getState(), r.getMessage());
+        ended(r);
       }
       return;
     }
+    observer.crashed(r, exit);
     int crashes = r.getCrashes() + 1;
     String tail = tail(log(runId));
     if (exit.code() == Worker.EXIT_RUN_FAILED || crashes >= settings.maxAttempts()) {
@@ -228,7 +233,8 @@ public final class Supervisor implements AutoCloseable {
         Worker.log(String.format("worker attempt %d %s; attempt %d of %d resumes after epoch %d", s.attempt,
             exit.cause(), attempt, settings.maxAttempts(), epochs)));
     if (again.isPresent()) {
-      LOG.warn("run {} worker attempt {} {}; starting attempt {}", runId, s.attempt, exit.cause(), attempt);
+      LOG.atWarn().addKeyValue("run", runId).addKeyValue("owner", r.getOwner()).addKeyValue("attempt", s.attempt)
+          .addKeyValue("exit", exit.code()).log("worker " + exit.cause() + "; starting attempt " + attempt);
       launch(s, again.get());
     } else {
       free(s);
@@ -258,8 +264,18 @@ public final class Supervisor implements AutoCloseable {
         crashes == null ? r.toBuilder() : r.toBuilder().setCrashes(crashes), state, message),
         Worker.state(state, message)).ifPresent(r -> {
           observer.changed(r);
-          LOG.info("run {} of {} ended {}: {}", runId, r.getOwner(), state, message.lines().findFirst().orElse(""));
+          ended(r);
         });
+  }
+
+  /** The log line of a run that reached a final state (its message's first line; no tokens are ever in one). */
+  private static void ended(Run r) {
+    var line = LOG.atInfo().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
+        .addKeyValue("state", r.getState());
+    if (!r.getCancelledBy().isEmpty()) {
+      line = line.addKeyValue("by", r.getCancelledBy());
+    }
+    line.log("run ended: " + r.getMessage().lines().findFirst().orElse(""));
   }
 
   private static Run finished(Run.Builder b, RunState state, String message) {
@@ -290,7 +306,7 @@ public final class Supervisor implements AutoCloseable {
               msg));
       if (done.isPresent()) {
         observer.changed(done.get());
-        LOG.info("run {} of {} cancelled by {} while queued", runId, r.getOwner(), by);
+        ended(done.get());
         return done;
       }
       r = store.get(runId).orElseThrow();
@@ -314,7 +330,7 @@ public final class Supervisor implements AutoCloseable {
     }
     done.ifPresent(d -> {
       observer.changed(d);
-      LOG.info("run {} of {} cancelled by {} while running", runId, d.getOwner(), by);
+      ended(d);
     });
     poke();
     return store.get(runId);
@@ -328,8 +344,8 @@ public final class Supervisor implements AutoCloseable {
         Worker.state(RunState.QUEUED, "waiting to resume"));
     back.ifPresent(r -> {
       observer.changed(r);
-      LOG.info("run {} of {} back in the queue to resume after epoch {}: {}", runId, r.getOwner(),
-          r.getEpochsCount(), why);
+      LOG.atInfo().addKeyValue("run", runId).addKeyValue("owner", r.getOwner()).addKeyValue("state", "QUEUED")
+          .addKeyValue("epochs", r.getEpochsCount()).log("run back in the queue to resume: " + why);
     });
   }
 

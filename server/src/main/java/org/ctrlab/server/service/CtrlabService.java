@@ -45,6 +45,8 @@ import org.ctrlab.api.v1.StudyRequest;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.TrainResponse;
 import org.ctrlab.api.v1.WatchRunRequest;
+import org.ctrlab.server.auth.Auth;
+import org.ctrlab.server.auth.Caller;
 import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.data.DataFormatException;
 import org.ctrlab.server.data.Dataset;
@@ -68,10 +70,12 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   private final DatasetRegistry datasets;
   private final Limits limits;
   private final boolean authRequired;
+  private final boolean tls;
   private final String device;
 
   public CtrlabService(Runs runs, Studies studies, Analysis analysis, EventHub hub, Supervisor supervisor,
-      RunConfigs configs, DatasetRegistry datasets, Limits limits, boolean authRequired, String device) {
+      RunConfigs configs, DatasetRegistry datasets, Limits limits, boolean authRequired, boolean tls, String device) {
+    this.tls = tls;
     this.runs = runs;
     this.studies = studies;
     this.analysis = analysis;
@@ -84,9 +88,14 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
     this.device = device;
   }
 
-  private static String user() {
-    String u = Auth.USER.get();
-    return u == null ? "local" : u;
+  private static Caller caller() {
+    return Auth.caller();
+  }
+
+  /** A check made in the calling thread before an analysis call takes a pool thread. */
+  @FunctionalInterface
+  private interface Check {
+    void run() throws Exception;
   }
 
   /** Runs a unary call in the calling thread, turning exceptions into statuses. */
@@ -120,7 +129,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
    * Runs a unary analysis call on the bounded analysis pool. Checks done by {@code check} happen first, in the
    * calling thread, so a bad request costs no pool slot.
    */
-  private <T> void analysisCall(StreamObserver<T> out, Runnable check, Job<T> body) {
+  private <T> void analysisCall(StreamObserver<T> out, Check check, Job<T> body) {
     try {
       check.run();
       Context ctx = Context.current();
@@ -182,39 +191,39 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   @Override
   public void train(TrainRequest req, StreamObserver<TrainResponse> out) {
     unary(out, () -> {
-      Run r = runs.submit(req, user());
+      Run r = runs.submit(req, caller().user());
       return TrainResponse.newBuilder().setRunId(r.getRunId()).setQueuePosition(runs.position(r.getRunId())).build();
     });
   }
 
   @Override
   public void getRun(GetRunRequest req, StreamObserver<Run> out) {
-    unary(out, () -> Views.fit(runs.get(req.getRunId()), limits.maxResponseBytes()));
+    unary(out, () -> Views.fit(runs.get(req.getRunId(), caller()), limits.maxResponseBytes()));
   }
 
   @Override
   public void listRuns(ListRunsRequest req, StreamObserver<ListRunsResponse> out) {
     unary(out, () -> {
-      var page = runs.list(req);
+      var page = runs.list(req, caller());
       return ListRunsResponse.newBuilder().addAllRuns(page.runs()).setNextPageToken(page.nextPageToken()).build();
     });
   }
 
   @Override
   public void cancelRun(CancelRunRequest req, StreamObserver<Run> out) {
-    unary(out, () -> runs.cancel(req.getRunId(), user()));
+    unary(out, () -> runs.cancel(req.getRunId(), caller()));
   }
 
   @Override
   public void cancelRuns(CancelRunsRequest req, StreamObserver<CancelRunsResponse> out) {
     unary(out, () -> CancelRunsResponse.newBuilder()
-        .addAllRunIds(runs.cancelMatching(user(), req.getStudyId(), req.getTag(), user())).build());
+        .addAllRunIds(runs.cancelMatching(caller(), req.getStudyId(), req.getTag())).build());
   }
 
   @Override
   public void deleteRun(DeleteRunRequest req, StreamObserver<DeleteRunResponse> out) {
     unary(out, () -> {
-      long freed = runs.delete(req.getRunId(), user());
+      long freed = runs.delete(req.getRunId(), caller());
       analysis.forget(req.getRunId());
       return DeleteRunResponse.newBuilder().setBytesFreed(freed).build();
     });
@@ -224,7 +233,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   public void watchRun(WatchRunRequest req, StreamObserver<RunEvent> out) {
     ServerCallStreamObserver<RunEvent> call = (ServerCallStreamObserver<RunEvent>) out;
     try {
-      runs.get(req.getRunId());
+      runs.get(req.getRunId(), caller());
       if (req.getFromIndex() < 0) {
         throw new IllegalArgumentException("from_index must be >= 0");
       }
@@ -282,6 +291,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   public void evaluate(EvaluateRequest req, StreamObserver<EvaluateResponse> out) {
     analysisCall(out, () -> {
       Ids.check("run_id", req.getRunId());
+      runs.requireReadable(req.getRunId(), caller());
       if (req.getRankingKCount() > limits.maxRankingK()) {
         throw new IllegalArgumentException(String.format("%,d ranking_k values; at most %d (--max-ranking-k)",
             req.getRankingKCount(), limits.maxRankingK()));
@@ -321,6 +331,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
         throw new IllegalArgumentException("unknown perturb mode " + req.getModeValue() + "; use INPUT or TABLES");
       }
       split(req.getSplitValue());
+      runs.requireReadable(req.getRunId(), caller());
     }, cancel -> PerturbResponse.newBuilder().addAllResults(analysis.perturb(req.getRunId(), req.getSigmasList(),
         req.getNoiseSeed(), req.getMode() == PerturbMode.TABLES ? PerturbMode.TABLES : PerturbMode.INPUT,
         split(req.getSplitValue()), cancel)).build());
@@ -333,6 +344,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       if (req.getLipschitzRows() < 0 || req.getLipschitzRows() > 1_000_000) {
         throw new IllegalArgumentException("lipschitz_rows must be in [0, 1000000], got " + req.getLipschitzRows());
       }
+      runs.requireReadable(req.getRunId(), caller());
     }, cancel -> Views.fitInspect(analysis.inspect(req.getRunId(), req.getPerStep(),
         !req.getLipschitz() ? 0 : req.getLipschitzRows() == 0 ? 10_000 : req.getLipschitzRows(), cancel),
         limits.maxResponseBytes()));
@@ -353,6 +365,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
         throw new IllegalArgumentException("limit must be >= 0");
       }
       Split split = split(req.getSplitValue());
+      runs.requireReadable(req.getRunId(), caller());
       Context ctx = Context.current();
       Cancellation cancel = analysis.cancellation(() -> ctx.isCancelled() || call.isCancelled());
       analysis.submit(ctx.wrap(() -> {
@@ -385,17 +398,18 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
 
   @Override
   public void startStudy(StudyRequest req, StreamObserver<Study> out) {
-    unary(out, () -> studies.start(req, user()));
+    unary(out, () -> studies.start(req, caller().user()));
   }
 
   @Override
   public void getStudy(GetStudyRequest req, StreamObserver<Study> out) {
-    unary(out, () -> studies.get(req.getStudyId()));
+    unary(out, () -> studies.get(req.getStudyId(), caller()));
   }
 
   @Override
   public void listStudies(ListStudiesRequest req, StreamObserver<ListStudiesResponse> out) {
-    unary(out, () -> ListStudiesResponse.newBuilder().addAllStudies(studies.list(req.getLimit())).build());
+    unary(out, () -> ListStudiesResponse.newBuilder().addAllStudies(studies.list(req.getLimit(), caller()))
+        .build());
   }
 
   @Override
@@ -409,8 +423,10 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
     unary(out, () -> {
       ListDatasetsResponse.Builder b = ListDatasetsResponse.newBuilder();
       for (DatasetSpec s : datasets.specs()) {
+        // Where the files are on the server is the operator's business: admins see it.
         DatasetInfo.Builder d = DatasetInfo.newBuilder().setName(s.name).setDescription(s.description)
-            .setAvailable(datasets.available(s.name)).setSource(datasets.dir(s.name).toString());
+            .setAvailable(datasets.available(s.name))
+            .setSource(caller().admin() ? datasets.dir(s.name).toString() : s.generated ? "generated" : "server");
         datasets.cached(s.name).ifPresent((Dataset ds) -> d.setInteractions(ds.rows)
             .setUsers(ds.userVocab() - 1).setItems(ds.itemVocab() - 1)
             .addAllFields(ds.fields.stream().map(f -> f.name()).toList()));
@@ -427,7 +443,9 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       return ServerInfo.newBuilder().setVersion(VERSION).setDevice(device)
           .setTensorflowVersion(TensorFlow.version()).setQueueLength(queue.size())
           .setWorkers(supervisor.settings().slots()).setRunning(supervisor.busySlots())
-          .setMaxQueuedPerUser(limits.maxQueuedPerUser()).setAuthRequired(authRequired).setUser(user())
+          .setMaxQueuedPerUser(limits.maxQueuedPerUser()).setAuthRequired(authRequired).setUser(caller().user())
+          .setAdmin(caller().admin()).setVisibility(runs.visibility().name().toLowerCase(java.util.Locale.ROOT))
+          .putAllQueuedByUser(runs.queuedByUser()).putAllRunsByState(runs.runsByState()).setTls(tls)
           .setOnednn(org.ctrlab.server.Devices.oneDnn()).build();
     });
   }

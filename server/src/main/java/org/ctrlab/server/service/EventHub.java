@@ -154,7 +154,7 @@ public final class EventHub implements AutoCloseable {
     }
   }
 
-  static boolean isFinal(RunState s) {
+  public static boolean isFinal(RunState s) {
     return s == RunState.SUCCEEDED || s == RunState.FAILED || s == RunState.CANCELLED;
   }
 

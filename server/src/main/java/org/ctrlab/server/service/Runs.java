@@ -19,6 +19,7 @@ import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.StateChange;
 import org.ctrlab.api.v1.Study;
 import org.ctrlab.api.v1.TrainRequest;
+import org.ctrlab.server.auth.Caller;
 import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.data.DatasetRegistry;
@@ -40,9 +41,12 @@ public final class Runs {
   private final Limits limits;
   private final Path runDir;
   private final String device;
+  private final Visibility visibility;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Runs.class);
 
   public Runs(RunStore store, Supervisor supervisor, EventHub hub, RunConfigs configs, DatasetRegistry datasets,
-      Limits limits, Path runDir, String device) {
+      Limits limits, Path runDir, String device, Visibility visibility) {
+    this.visibility = visibility;
     this.store = store;
     this.supervisor = supervisor;
     this.hub = hub;
@@ -55,6 +59,20 @@ public final class Runs {
 
   public Limits limits() {
     return limits;
+  }
+
+  public Visibility visibility() {
+    return visibility;
+  }
+
+  public Map<String, Integer> queuedByUser() throws SQLException {
+    return store.queuedByOwner();
+  }
+
+  public Map<String, Integer> runsByState() throws SQLException {
+    Map<String, Integer> out = new java.util.LinkedHashMap<>();
+    store.countByState().forEach((st, n) -> out.put(st.name(), n));
+    return out;
   }
 
   /** Checks what a request can be checked for without data: text sizes, list lengths, ranges. */
@@ -140,14 +158,33 @@ public final class Runs {
       store.insert(runs, List.of(RunEvent.newBuilder().setState(StateChange.newBuilder()
           .setState(RunState.QUEUED).setMessage("queued")).build()), st);
     }
+    for (Run r : runs) {
+      LOG.atInfo().addKeyValue("run", r.getRunId()).addKeyValue("owner", owner).addKeyValue("state", "QUEUED")
+          .addKeyValue("backbone", r.getResolved().getBackbone()).addKeyValue("head", r.getResolved().getHead())
+          .addKeyValue("dataset", r.getResolved().getDataset()).log("run queued");
+    }
     supervisor.poke();
     return runs;
   }
 
-  /** A run with its current queue position. */
-  public Run get(String runId) throws SQLException {
+  /** A run with its current queue position, if the caller may read it. */
+  public Run get(String runId, Caller caller) throws SQLException {
     Run r = store.get(Ids.check("run_id", runId)).orElseThrow(() -> new RunNotFoundException(runId));
+    checkRead(r.getRunId(), r.getOwner(), caller);
     return withPosition(r);
+  }
+
+  /** Refuses a read of someone else's run when this server shows each user only their own. */
+  void checkRead(String what, String owner, Caller caller) {
+    if (visibility == Visibility.OWN && !caller.owns(owner)) {
+      throw Refusal.permission(what + " belongs to " + owner + "; this server shows each user only their own runs"
+          + " (--visibility own)");
+    }
+  }
+
+  /** The owner of a run, checked readable by the caller (for calls that read the run themselves). */
+  public void requireReadable(String runId, Caller caller) throws SQLException {
+    get(runId, caller);
   }
 
   private Run withPosition(Run r) throws SQLException {
@@ -163,9 +200,15 @@ public final class Runs {
     return Math.max(0, supervisor.queueOrder().indexOf(runId));
   }
 
-  public RunStore.Page list(ListRunsRequest f) throws SQLException {
+  public RunStore.Page list(ListRunsRequest f, Caller caller) throws SQLException {
     if (f.getLimit() < 0) {
       throw new IllegalArgumentException("limit must be >= 0");
+    }
+    if (visibility == Visibility.OWN && !caller.admin()) {
+      if (!f.getOwner().isEmpty() && !f.getOwner().equals(caller.user())) {
+        checkRead("the runs of " + f.getOwner(), f.getOwner(), caller);
+      }
+      f = f.toBuilder().setOwner(caller.user()).build();
     }
     int budget = limits.maxResponseBytes() - 64 * 1024;
     List<String> order = supervisor.queueOrder();
@@ -173,22 +216,41 @@ public final class Runs {
         : r.toBuilder().setQueuePosition(Math.max(0, order.indexOf(r.getRunId()))).build(), budget / 8));
   }
 
-  public Run cancel(String runId, String by) throws SQLException {
-    Ids.check("run_id", runId);
-    Run r = supervisor.cancel(runId, by).orElseThrow(() -> new RunNotFoundException(runId));
+  /** Cancels a run of the caller's (an admin: anyone's). */
+  public Run cancel(String runId, Caller caller) throws SQLException {
+    Run cur = store.get(Ids.check("run_id", runId)).orElseThrow(() -> new RunNotFoundException(runId));
+    requireOwner(cur, caller, "cancel");
+    Run r = supervisor.cancel(runId, caller.user()).orElseThrow(() -> new RunNotFoundException(runId));
     hub.poke();
     return r;
   }
 
-  /** Cancels every queued or running run of the caller's in a study or with a tag; returns their ids. */
-  public List<String> cancelMatching(String owner, String studyId, String tag, String by) throws SQLException {
+  private static void requireOwner(Run r, Caller caller, String verb) {
+    if (!caller.owns(r.getOwner())) {
+      throw Refusal.permission("run " + r.getRunId() + " belongs to " + r.getOwner() + "; only " + r.getOwner()
+          + " or an admin can " + verb + " it");
+    }
+  }
+
+  /**
+   * Cancels every queued or running run of the caller's with a tag, or of a study (the caller's, or anyone's for an
+   * admin); returns their ids.
+   */
+  public List<String> cancelMatching(Caller caller, String studyId, String tag) throws SQLException {
     if (studyId.isEmpty() == tag.isEmpty()) {
       throw new IllegalArgumentException("give either a study_id or a tag");
     }
     String t = studyId.isEmpty() ? tag : "study:" + Ids.check("study_id", studyId);
-    if (!studyId.isEmpty() && store.study(studyId).isEmpty()) {
-      throw new NotFoundException("no study with id '" + studyId + "'");
+    String owner = caller.user();
+    if (!studyId.isEmpty()) {
+      Study st = store.study(studyId).orElseThrow(() -> new NotFoundException("no study with id '" + studyId + "'"));
+      if (!caller.owns(st.getOwner())) {
+        throw Refusal.permission("study " + studyId + " belongs to " + st.getOwner() + "; only " + st.getOwner()
+            + " or an admin can cancel it");
+      }
+      owner = st.getOwner();
     }
+    String by = caller.user();
     // Queued ones first, so that none of them starts while the running ones are stopped.
     List<String> out = new ArrayList<>();
     for (RunState s : List.of(RunState.QUEUED, RunState.RUNNING)) {
@@ -203,12 +265,10 @@ public final class Runs {
     return out;
   }
 
-  /** Deletes a finished run of the caller's with everything stored for it; returns the bytes of files freed. */
-  public long delete(String runId, String caller) throws SQLException, IOException {
-    Run r = get(runId);
-    if (!r.getOwner().equals(caller)) {
-      throw Refusal.permission("run " + runId + " belongs to " + r.getOwner() + "; only its owner can delete it");
-    }
+  /** Deletes a finished run of the caller's (an admin: anyone's); returns the bytes of files freed. */
+  public long delete(String runId, Caller caller) throws SQLException, IOException {
+    Run r = store.get(Ids.check("run_id", runId)).orElseThrow(() -> new RunNotFoundException(runId));
+    requireOwner(r, caller, "delete");
     if (!EventHub.isFinal(r.getState())) {
       throw new IllegalStateException("run " + runId + " is " + r.getState() + "; cancel it first (ctrlab cancel "
           + runId + ")");
@@ -216,6 +276,8 @@ public final class Runs {
     long freed = deleteFiles(Worker.dir(runDir, runId));
     store.delete(runId);
     hub.poke();
+    LOG.atInfo().addKeyValue("run", runId).addKeyValue("owner", r.getOwner()).addKeyValue("by", caller.user())
+        .addKeyValue("bytes", freed).log("run deleted");
     return freed;
   }
 

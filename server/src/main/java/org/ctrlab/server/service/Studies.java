@@ -79,9 +79,10 @@ public final class Studies {
   }
 
   /** A study with its runs aggregated (runs deleted since are left out). */
-  public Study get(String id) throws SQLException {
+  public Study get(String id, org.ctrlab.server.auth.Caller caller) throws SQLException {
     Ids.check("study_id", id);
     Study s = store.study(id).orElseThrow(() -> new NotFoundException("no study with id '" + id + "'"));
+    runs.checkRead("study " + id, s.getOwner(), caller);
     List<Run> members = new ArrayList<>();
     for (String rid : s.getRunIdsList()) {
       store.get(rid).ifPresent(members::add);
@@ -90,10 +91,19 @@ public final class Studies {
         .addAllRows(StudyStats.rows(members)).addAllComparisons(StudyStats.comparisons(members)).build();
   }
 
-  public List<Study> list(int limit) throws SQLException {
+  public List<Study> list(int limit, org.ctrlab.server.auth.Caller caller) throws SQLException {
     if (limit < 0) {
       throw new IllegalArgumentException("limit must be >= 0");
     }
-    return store.studies(limit == 0 ? 50 : Math.min(limit, 1000));
+    List<Study> out = new ArrayList<>();
+    for (Study s : store.studies(limit == 0 ? 50 : Math.min(limit, 1000))) {
+      try {
+        runs.checkRead("", s.getOwner(), caller);
+        out.add(s);
+      } catch (Refusal hidden) {
+        // another user's study on a server that shows each user their own
+      }
+    }
+    return out;
   }
 }

@@ -341,6 +341,35 @@ public final class RunStore implements AutoCloseable {
     return out;
   }
 
+  /** Number of runs in each state. */
+  public synchronized Map<RunState, Integer> countByState() throws SQLException {
+    Map<RunState, Integer> out = new java.util.EnumMap<>(RunState.class);
+    try (Statement s = db.createStatement();
+        ResultSet rs = s.executeQuery("SELECT state, COUNT(*) FROM runs GROUP BY state")) {
+      while (rs.next()) {
+        RunState st = RunState.forNumber(rs.getInt(1));
+        if (st != null) {
+          out.put(st, rs.getInt(2));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Number of queued runs of each owner that has any. */
+  public synchronized Map<String, Integer> queuedByOwner() throws SQLException {
+    Map<String, Integer> out = new java.util.TreeMap<>();
+    try (PreparedStatement p = db.prepareStatement("SELECT owner, COUNT(*) FROM runs WHERE state = ? GROUP BY owner")) {
+      p.setInt(1, RunState.QUEUED_VALUE);
+      try (ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          out.put(rs.getString(1), rs.getInt(2));
+        }
+      }
+    }
+    return out;
+  }
+
   /** Queued runs of an owner. */
   public synchronized int queuedCount(String owner) throws SQLException {
     try (PreparedStatement p = db.prepareStatement("SELECT COUNT(*) FROM runs WHERE owner = ? AND state = ?")) {

@@ -76,8 +76,8 @@ public final class WorkerCost implements Callable<Integer> {
         .toBuilder().setPatience(epochs).build();
     Path runDir = Files.createTempDirectory("ctrlab-worker-cost");
     Map<String, Path> where = Map.of(ds.name, options.dataDir.resolve(ds.name).toAbsolutePath());
-    CtrlabServer server = new CtrlabServer(CtrlabServer.Options.local("127.0.0.1", 0, options.dataDir, runDir, where,
-        null, null, 1, options.threads, false)).start();
+    CtrlabServer server = new CtrlabServer(new org.ctrlab.server.ServerOptions().port(0).dataDir(options.dataDir)
+        .runDir(runDir).datasets(where).threads(options.threads).allowDownload(false)).start();
     ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     CtrlabGrpc.CtrlabBlockingStub stub = CtrlabGrpc.newBlockingStub(ch);
     System.out.printf(Locale.ROOT, "%s %s, %d epochs per run, %d threads; s/epoch is the mean of epochs 2..%d%n",

@@ -12,6 +12,7 @@ import org.ctrlab.api.v1.NumberList;
 import org.ctrlab.api.v1.ParamValue;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.server.CtrlabServer;
+import org.ctrlab.server.ServerOptions;
 import org.ctrlab.server.TestData;
 
 /** A real ctrlab server on a loopback port over a temporary data and run directory, with a channel to it. */
@@ -21,15 +22,15 @@ final class Fixture implements AutoCloseable {
   final ManagedChannel channel;
   final CtrlabGrpc.CtrlabBlockingStub stub;
 
-  Fixture(Path root, Path tokens, Map<String, Path> overrides, UnaryOperator<CtrlabServer.Options> tweak)
+  Fixture(Path root, Path tokens, Map<String, Path> overrides, UnaryOperator<ServerOptions> tweak)
       throws Exception {
     this.root = root;
     Path data = root.resolve("data");
     if (!Files.exists(data.resolve("synthetic"))) {
       TestData.small().write(data.resolve("synthetic"));
     }
-    server = new CtrlabServer(tweak.apply(CtrlabServer.Options.local("127.0.0.1", 0, data, root.resolve("runs"),
-        overrides, null, tokens, 1, 2, false))).start();
+    server = new CtrlabServer(tweak.apply(new ServerOptions().port(0).dataDir(data).runDir(root.resolve("runs"))
+        .datasets(overrides).tokens(tokens).threads(2).allowDownload(false))).start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     stub = CtrlabGrpc.newBlockingStub(channel);
   }

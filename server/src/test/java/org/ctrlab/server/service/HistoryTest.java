@@ -49,7 +49,8 @@ class HistoryTest {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
           () -> bob.deleteRun(DeleteRunRequest.newBuilder().setRunId(id).build()));
       assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode());
-      assertEquals("run " + id + " belongs to alice; only its owner can delete it", e.getStatus().getDescription());
+      assertEquals("run " + id + " belongs to alice; only alice or an admin can delete it",
+          e.getStatus().getDescription());
       String running = alice.train(Fixture.quick().setMaxEpochs(100).build()).getRunId();
       JobsServiceTest.awaitState(f, running, RunState.RUNNING);
       assertEquals(Status.Code.FAILED_PRECONDITION, assertThrows(StatusRuntimeException.class,

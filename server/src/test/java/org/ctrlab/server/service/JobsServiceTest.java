@@ -31,6 +31,7 @@ import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.StudyRequest;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.WatchRunRequest;
+import org.ctrlab.server.auth.Auth;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,16 +57,22 @@ class JobsServiceTest {
   }
 
   static Run awaitState(Fixture f, String id, RunState... states) throws InterruptedException {
+    return awaitState(as(f, "alice"), id, states);
+  }
+
+  static Run awaitState(CtrlabGrpc.CtrlabBlockingStub stub, String id, RunState... states)
+      throws InterruptedException {
     List<RunState> want = List.of(states);
     long deadline = System.currentTimeMillis() + 120_000;
+    Run r = null;
     while (System.currentTimeMillis() < deadline) {
-      Run r = get(f, id);
+      r = stub.getRun(GetRunRequest.newBuilder().setRunId(id).build());
       if (want.contains(r.getState())) {
         return r;
       }
       Thread.sleep(50);
     }
-    throw new AssertionError("run " + id + " is " + get(f, id).getState() + ", not " + want);
+    throw new AssertionError("run " + id + " is " + r.getState() + ", not " + want);
   }
 
   static Run awaitEnd(Fixture f, String id) throws InterruptedException {
@@ -112,7 +119,7 @@ class JobsServiceTest {
   @Test
   void aPerUserCapRefusesWholeStudiesAndCancellingByTagOrStudyIsOneCall() throws Exception {
     try (Fixture f = new Fixture(tmp, tokens(), Map.of(),
-        o -> o.withLimits(Limits.DEFAULTS.withMaxQueuedPerUser(4)))) {
+        o -> o.limits(Limits.DEFAULTS.withMaxQueuedPerUser(4)))) {
       String running = as(f, "alice").train(Fixture.quick().setMaxEpochs(50).addTags("mine").build()).getRunId();
       awaitState(f, running, RunState.RUNNING);
       for (int i = 0; i < 4; i++) {
@@ -163,7 +170,7 @@ class JobsServiceTest {
 
   @Test
   void cancelStopsARunWhileItsGraphIsStillBeingBuilt() throws Exception {
-    try (Fixture f = new Fixture(tmp, null, Map.of(), o -> o.withLimits(new Limits(64, 16, 5000, 50_000_000L, 200,
+    try (Fixture f = new Fixture(tmp, null, Map.of(), o -> o.limits(new Limits(64, 16, 5000, 50_000_000L, 200,
         20, 100, 1000, 500, 1 << 20, 1_000_000)))) {
       NumberList.Builder layers = NumberList.newBuilder();
       for (int i = 0; i < 3000; i++) {
@@ -191,7 +198,7 @@ class JobsServiceTest {
 
   @Test
   void aWorkerThatRunsOutOfMemoryFailsTheRunAfterItsAttempts() throws Exception {
-    try (Fixture f = new Fixture(tmp, null, Map.of(), o -> o.withWorkers(2, List.of("-Xms4m", "-Xmx6m")))) {
+    try (Fixture f = new Fixture(tmp, null, Map.of(), o -> o.maxAttempts(2).workerJvmOptions(List.of("-Xms4m", "-Xmx6m")))) {
       String id = f.stub.train(Fixture.quick().build()).getRunId();
       Run r = awaitEnd(f, id);
       assertEquals(RunState.FAILED, r.getState());

@@ -34,6 +34,7 @@ import org.ctrlab.api.v1.ServerInfoRequest;
 import org.ctrlab.api.v1.Split;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.WatchRunRequest;
+import org.ctrlab.server.auth.Auth;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

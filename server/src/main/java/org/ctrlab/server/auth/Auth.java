@@ -1,0 +1,130 @@
+package org.ctrlab.server.auth;
+
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Per-user bearer tokens from a {@link TokenFile}. Every call but the gRPC health checks carries
+ * {@code authorization: Bearer TOKEN}; a missing, unknown or revoked token is UNAUTHENTICATED. The file is read again
+ * when it changes (checked at most once a second), so {@code ctrlab-server token add/revoke} take effect without a
+ * restart; a file that has become invalid keeps the previous users and is logged. Without a file every caller is
+ * {@link Caller#LOCAL}.
+ */
+public final class Auth implements ServerInterceptor {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Auth.class);
+
+  /** The caller of the current call. */
+  public static final Context.Key<Caller> CALLER = Context.key("ctrlab-caller");
+  /** Installed by an interceptor outside this one (the call log) to learn who called. */
+  public static final Context.Key<AtomicReference<Caller>> SLOT = Context.key("ctrlab-caller-slot");
+  public static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final String HEALTH = "grpc.health.v1.Health/";
+
+  private final Path file;
+  private volatile Map<String, Caller> byHash;
+  private volatile long loadedModified;
+  private volatile long checkedAt;
+
+  private Auth(Path file, Map<String, Caller> byHash, long modified) {
+    this.file = file;
+    this.byHash = byHash;
+    this.loadedModified = modified;
+  }
+
+  public static Auth open() {
+    return new Auth(null, null, 0);
+  }
+
+  /** Reads the token file; a missing, unreadable or invalid one is an IOException with a one-line message. */
+  public static Auth fromFile(Path file) throws IOException {
+    long modified = modified(file);
+    return new Auth(file, load(file), modified);
+  }
+
+  private static long modified(Path file) {
+    try {
+      return Files.getLastModifiedTime(file).toMillis();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  private static Map<String, Caller> load(Path file) throws IOException {
+    TokenFile.Contents c = TokenFile.read(file);
+    c.warnings().forEach(w -> LOG.warn(w));
+    Map<String, Caller> m = new HashMap<>();
+    for (TokenFile.Entry e : c.entries()) {
+      m.put(e.hash(), new Caller(e.user(), e.admin()));
+    }
+    LOG.atInfo().addKeyValue("file", file).addKeyValue("users", m.size()).log("tokens loaded");
+    return Map.copyOf(m);
+  }
+
+  public boolean required() {
+    return file != null;
+  }
+
+  /** The caller of the current call ({@link Caller#LOCAL} outside a call or without tokens). */
+  public static Caller caller() {
+    Caller c = CALLER.get();
+    return c == null ? Caller.LOCAL : c;
+  }
+
+  private Map<String, Caller> current() {
+    long now = System.currentTimeMillis();
+    if (now - checkedAt > 1000) {
+      checkedAt = now;
+      long m = modified(file);
+      if (m != loadedModified) {
+        try {
+          byHash = load(file);
+          loadedModified = m;
+        } catch (IOException e) {
+          LOG.error("the token file changed but cannot be used; keeping the previous users: {}", e.getMessage());
+          loadedModified = m;
+        }
+      }
+    }
+    return byHash;
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+      ServerCallHandler<Q, R> next) {
+    if (call.getMethodDescriptor().getFullMethodName().startsWith(HEALTH)) {
+      return next.startCall(call, headers);
+    }
+    Caller caller = Caller.LOCAL;
+    if (file != null) {
+      String h = headers.get(AUTHORIZATION);
+      if (h == null || !h.startsWith("Bearer ")) {
+        call.close(Status.UNAUTHENTICATED.withDescription(
+            "this server needs a token: send the header 'authorization: Bearer <token>' (ctrlab --token, "
+                + "or CTRLAB_TOKEN)"), new Metadata());
+        return new ServerCall.Listener<>() {};
+      }
+      caller = current().get(TokenFile.hash(h.substring("Bearer ".length()).strip()));
+      if (caller == null) {
+        call.close(Status.UNAUTHENTICATED.withDescription("unknown or revoked token"), new Metadata());
+        return new ServerCall.Listener<>() {};
+      }
+    }
+    AtomicReference<Caller> slot = SLOT.get();
+    if (slot != null) {
+      slot.set(caller);
+    }
+    return Contexts.interceptCall(Context.current().withValue(CALLER, caller), call, headers, next);
+  }
+}
