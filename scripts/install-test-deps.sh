@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond Maven's Java dependencies: Debian's Python gRPC stack for the
-# client-python tests, and openssl for the TLS tests' certificates (scripts/make-certs.sh). Does nothing when
+# Installs what the test suite needs beyond Maven's Java dependencies: Debian's Python gRPC stack, pip, venv,
+# setuptools and wheel for the client-python tests (which build and install the package), pandas and tqdm for its
+# optional features, and openssl for the TLS tests' certificates (scripts/make-certs.sh). Does nothing when
 # everything is present; needs root (or sudo) otherwise.
 set -euo pipefail
 need=()
@@ -10,6 +11,11 @@ need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null || need+=(protobuf-compiler-grpc)
 command -v openssl >/dev/null || need+=(openssl)
+/usr/bin/python3 -c 'import pandas' 2>/dev/null || need+=(python3-pandas)
+/usr/bin/python3 -c 'import tqdm' 2>/dev/null || need+=(python3-tqdm)
+/usr/bin/python3 -c 'import setuptools, wheel' 2>/dev/null || need+=(python3-setuptools python3-wheel)
+/usr/bin/python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO=sudo

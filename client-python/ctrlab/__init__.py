@@ -1,27 +1,17 @@
 """Python client for a ctrlab server.
 
 >>> from ctrlab import Client
->>> c = Client("localhost:50051")
->>> run = c.train(dataset="synthetic", backbone="DCNV2", head="RATING")
->>> for event in run.watch():
-...     print(event)
->>> run.result().test_auc
+>>> with Client() as c:                      # CTRLAB_SERVER / the config file, else localhost:50051
+...     run = c.train("synthetic", "DCNV2", head="RATING")
+...     info = run.wait()                    # a progress bar when tqdm is installed
+...     info.epochs.to_frame()               # pandas, when installed
 """
 
-from ctrlab.client import (  # noqa: F401
-    Client,
-    CtrlabError,
-    Epoch,
-    Event,
-    EvalResult,
-    Inspection,
-    PerturbRow,
-    Prediction,
-    Run,
-    RunInfo,
-    StudyInfo,
-)
+from ctrlab.client import IDEMPOTENT, Client, CtrlabError, Run
+from ctrlab.results import (BackboneInfo, DatasetInfo, Epoch, EvalResult, Event, Inspection, ParamInfo,
+                            PerturbRow, Prediction, Rows, RunInfo, RunList, ServerInfo, Stream, StudyInfo)
 
-__all__ = ["Client", "CtrlabError", "Epoch", "Event", "EvalResult", "Inspection", "PerturbRow", "Prediction",
-           "Run", "RunInfo", "StudyInfo"]
-__version__ = "0.1.0"
+__all__ = ["BackboneInfo", "Client", "CtrlabError", "DatasetInfo", "Epoch", "EvalResult", "Event", "IDEMPOTENT",
+           "Inspection", "ParamInfo", "PerturbRow", "Prediction", "Rows", "Run", "RunInfo", "RunList", "ServerInfo",
+           "Stream", "StudyInfo"]
+__version__ = "0.2.0"

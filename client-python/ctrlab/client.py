@@ -1,24 +1,40 @@
-"""A thin, typed client over the ctrlab gRPC API (proto/ctrlab/v1).
+"""A typed client over the ctrlab gRPC API (proto/ctrlab/v1).
 
-Results are plain dataclasses; ``to_dict()`` (or ``dataclasses.asdict``) gives rows that ``pandas.DataFrame``
-takes directly. Server errors are raised as :class:`CtrlabError` carrying the status code and the server's message.
+Results are dataclasses (:mod:`ctrlab.results`); list-like ones have ``to_frame()``. Server errors are raised as
+:class:`CtrlabError` carrying the status code and the server's message. Calls that change nothing (reads and
+analyses) wait for a server that is restarting or briefly unreachable, and gRPC retries them with backoff when the
+server answers UNAVAILABLE; calls that queue work (train, start_study) are sent once.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
+import sys
 import time
-from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, Optional, Sequence, Union
 
 import grpc
 
 try:
     from ctrlab.v1 import catalog_pb2, common_pb2, experiments_pb2, runs_pb2, service_pb2_grpc, studies_pb2
 except ImportError as e:  # pragma: no cover - a clear message instead of a bare ImportError
-    raise ImportError("ctrlab's generated gRPC modules are missing: run client-python/generate_stubs.sh") from e
+    raise ImportError("ctrlab's generated gRPC modules are missing: install the package (pip install"
+                      " ./client-python) or run client-python/generate_stubs.sh in a clone") from e
+
+from ctrlab import config
+from ctrlab.results import (BackboneInfo, DatasetInfo, Epoch, EvalResult, Event, Inspection, PerturbRow,
+                            Prediction, Rows, RunInfo, RunList, ServerInfo, Stream, StudyInfo)
 
 Number = Union[int, float]
+
+#: Methods that change nothing on the server: safe to wait for and to retry.
+IDEMPOTENT = ("GetRun", "ListRuns", "WatchRun", "Evaluate", "Predict", "Perturb", "Inspect", "GetStudy",
+              "ListStudies", "ListBackbones", "ListDatasets", "GetServerInfo", "CancelRun", "CancelRuns")
+
+_SERVICE_CONFIG = json.dumps({"methodConfig": [{
+    "name": [{"service": "ctrlab.v1.Ctrlab", "method": m} for m in IDEMPOTENT],
+    "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.5s", "maxBackoff": "8s", "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"]}}]})
 
 
 class CtrlabError(Exception):
@@ -28,180 +44,6 @@ class CtrlabError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-
-
-class _Dict:
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class Epoch(_Dict):
-    epoch: int
-    train_loss: float
-    valid_auc: float
-    valid_logloss: float
-    train_seconds: float
-    eval_seconds: float
-    best: bool
-
-    @staticmethod
-    def _of(e) -> "Epoch":
-        return Epoch(e.epoch, e.train_loss, e.valid_auc, e.valid_logloss, e.train_seconds, e.eval_seconds, e.best)
-
-
-@dataclass
-class Event(_Dict):
-    """One progress event. ``kind`` is ``state``, ``epoch``, ``log``, or, live only, ``batch`` (progress inside an
-    epoch) or ``queue`` (a queued run's position: ``position`` runs start before it)."""
-
-    index: int
-    kind: str
-    unix_ms: int
-    state: Optional[str] = None
-    message: Optional[str] = None
-    epoch: Optional[Epoch] = None
-    batch: Optional[int] = None
-    batches: Optional[int] = None
-    position: Optional[int] = None
-
-    def __str__(self) -> str:
-        if self.kind == "epoch":
-            e = self.epoch
-            return (f"epoch {e.epoch:3d}  loss {e.train_loss:.4f}  valid AUC {e.valid_auc:.4f}  "
-                    f"LogLoss {e.valid_logloss:.4f}  {e.train_seconds:.1f} s{'  *' if e.best else ''}")
-        if self.kind == "state":
-            return f"[{self.state}] {self.message}"
-        if self.kind == "batch":
-            return f"batch {self.batch}/{self.batches}"
-        if self.kind == "queue":
-            return "queued: starts next" if self.position == 0 else f"queued: {self.position} run(s) ahead"
-        return str(self.message)
-
-
-@dataclass
-class RunInfo(_Dict):
-    run_id: str
-    state: str
-    owner: str
-    dataset: str
-    backbone: str
-    head: str
-    aggregation: str
-    rating_weight: float
-    hyperparameters: Dict[str, object]
-    learning_rate: float
-    batch_size: int
-    seed: int
-    name: str
-    tags: List[str]
-    message: str
-    device: str
-    best_epoch: int
-    test_auc: Optional[float]
-    test_logloss: Optional[float]
-    valid_auc: Optional[float]
-    valid_logloss: Optional[float]
-    seconds_per_epoch: float
-    epochs: List[Epoch] = field(default_factory=list)
-    queue_position: int = 0
-    attempt: int = 0
-    crashes: int = 0
-    worker: str = ""
-    cancelled_by: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("SUCCEEDED", "FAILED", "CANCELLED")
-
-    @staticmethod
-    def _of(r) -> "RunInfo":
-        c = r.resolved
-        ok = r.state == common_pb2.SUCCEEDED
-        return RunInfo(
-            run_id=r.run_id, state=common_pb2.RunState.Name(r.state), owner=r.owner, dataset=c.dataset,
-            backbone=c.backbone, head=common_pb2.Head.Name(c.head), aggregation=common_pb2.Aggregation.Name(
-                c.aggregation), rating_weight=c.rating_weight,
-            hyperparameters={k: _value(v) for k, v in c.hyperparameters.items()}, learning_rate=c.learning_rate,
-            batch_size=c.batch_size, seed=c.seed, name=r.request.name, tags=list(r.request.tags),
-            message=r.message, device=r.device, best_epoch=r.best_epoch,
-            test_auc=r.test.auc if ok else None, test_logloss=r.test.logloss if ok else None,
-            valid_auc=r.valid.auc if ok else None, valid_logloss=r.valid.logloss if ok else None,
-            seconds_per_epoch=r.seconds_per_epoch, epochs=[Epoch._of(e) for e in r.epochs],
-            queue_position=r.queue_position, attempt=r.attempt, crashes=r.crashes, worker=r.worker,
-            cancelled_by=r.cancelled_by)
-
-
-@dataclass
-class EvalResult(_Dict):
-    split: str
-    auc: float
-    logloss: float
-    rows: int
-    ranking: Dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class PerturbRow(_Dict):
-    sigma: float
-    auc: float
-    logloss: float
-    rows: int
-
-
-@dataclass
-class Inspection(_Dict):
-    """Gradient norms per epoch (``epochs``: one dict per epoch with ``<group>_mean``/``<group>_max``), weight
-    norms of the best checkpoint, optional per-step norms and Lipschitz estimate."""
-
-    epochs: List[Dict[str, float]]
-    weight_norms: Dict[str, float]
-    steps: List[Dict[str, float]] = field(default_factory=list)
-    lipschitz: Optional[Dict[str, float]] = None
-
-
-@dataclass
-class Prediction(_Dict):
-    row: int
-    user: str
-    item: str
-    rating: float
-    label: float
-    score: float
-
-
-@dataclass
-class StudyInfo(_Dict):
-    """A study: its runs and, per (backbone, head, lambda_r) cell, test AUC/LogLoss mean and std over seeds
-    (``rows``), and the RATING - BINARY AUC paired by seed with a 95% interval (``comparisons``)."""
-
-    study_id: str
-    name: str
-    dataset: str
-    run_ids: List[str]
-    finished: bool
-    rows: List[Dict[str, object]]
-    comparisons: List[Dict[str, object]]
-
-    @staticmethod
-    def _of(s) -> "StudyInfo":
-        rows = [dict(backbone=r.backbone, head=common_pb2.Head.Name(r.head), rating_weight=r.rating_weight,
-                     runs=r.runs, finished=r.finished, auc_mean=r.auc_mean, auc_std=r.auc_std,
-                     logloss_mean=r.logloss_mean, logloss_std=r.logloss_std,
-                     seconds_per_epoch=r.seconds_per_epoch, epochs_mean=r.epochs_mean) for r in s.rows]
-        comps = [dict(backbone=c.backbone, rating_weight=c.rating_weight, pairs=c.pairs,
-                      delta_auc_mean=c.delta_auc_mean, ci95_low=c.ci95_low, ci95_high=c.ci95_high)
-                 for c in s.comparisons]
-        return StudyInfo(s.study_id, s.name, s.request.dataset, list(s.run_ids), s.finished, rows, comps)
-
-
-def _value(v) -> object:
-    kind = v.WhichOneof("kind")
-    if kind == "list":
-        return [int(x) if float(x).is_integer() else x for x in v.list.values]
-    if kind == "number":
-        return int(v.number) if float(v.number).is_integer() else v.number
-    return getattr(v, kind) if kind else None
 
 
 def _param(v) -> "common_pb2.ParamValue":
@@ -232,23 +74,32 @@ def _pem(v: Union[bytes, str, None]) -> Optional[bytes]:
 
 
 class Client:
-    """A connection to a ctrlab server. ``token`` is sent as ``authorization: Bearer <token>`` when given.
+    """A connection to a ctrlab server.
 
-    With ``tls=True`` the connection is TLS; ``root_certificates`` (PEM bytes or a file path) is the CA that signed
-    the server's certificate (default: the system's), and ``certificate_chain``/``private_key`` are yours for a
-    server that asks for client certificates (mutual TLS)."""
+    Every argument left out comes from the environment or the config file as for the CLI (:mod:`ctrlab.config`):
+    ``address`` from CTRLAB_SERVER, ``token`` (sent as ``authorization: Bearer <token>``) from CTRLAB_TOKEN, TLS from
+    CTRLAB_TLS / CTRLAB_CA_CERT. With ``tls=True`` the connection is TLS; ``root_certificates`` (PEM bytes or a file
+    path) is the CA that signed the server's certificate (default: the system's), and ``certificate_chain`` /
+    ``private_key`` are yours for a server that asks for client certificates. ``timeout`` bounds each call in
+    seconds; reads wait that long for a server that is unreachable.
+    """
 
-    def __init__(self, address: str = "localhost:50051", token: Optional[str] = None, timeout: float = 600.0, *,
-                 tls: bool = False, root_certificates: Union[bytes, str, None] = None,
+    def __init__(self, address: Optional[str] = None, token: Optional[str] = None, timeout: float = 600.0, *,
+                 tls: Optional[bool] = None, root_certificates: Union[bytes, str, None] = None,
                  certificate_chain: Union[bytes, str, None] = None, private_key: Union[bytes, str, None] = None):
-        self.address = address
-        if tls or root_certificates is not None or certificate_chain is not None:
+        self.address = config.setting("server", address) or "localhost:50051"
+        token = config.setting("token", token)
+        root_certificates = root_certificates if root_certificates is not None else config.setting("ca_cert")
+        certificate_chain = certificate_chain if certificate_chain is not None else config.setting("client_cert")
+        private_key = private_key if private_key is not None else config.setting("client_key")
+        options = [("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1)]
+        if config.flag("tls", tls) or root_certificates is not None or certificate_chain is not None:
             creds = grpc.ssl_channel_credentials(root_certificates=_pem(root_certificates),
                                                  private_key=_pem(private_key),
                                                  certificate_chain=_pem(certificate_chain))
-            self._channel = grpc.secure_channel(address, creds)
+            self._channel = grpc.secure_channel(self.address, creds, options=options)
         else:
-            self._channel = grpc.insecure_channel(address)
+            self._channel = grpc.insecure_channel(self.address, options=options)
         self._stub = service_pb2_grpc.CtrlabStub(self._channel)
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
         self.timeout = timeout
@@ -264,7 +115,8 @@ class Client:
 
     def _call(self, method: str, request, timeout: Optional[float] = None):
         try:
-            return getattr(self._stub, method)(request, metadata=self._metadata, timeout=timeout or self.timeout)
+            return getattr(self._stub, method)(request, metadata=self._metadata, timeout=timeout or self.timeout,
+                                               wait_for_ready=method in IDEMPOTENT)
         except grpc.RpcError as e:
             raise CtrlabError(e.code().name, e.details() or "") from None
 
@@ -299,10 +151,10 @@ class Client:
         return r
 
     def runs(self, *, state: Union[str, Sequence[str], None] = None, backbone: str = "", dataset: str = "",
-             tag: str = "", owner: str = "", limit: int = 100) -> List[RunInfo]:
+             tag: str = "", owner: str = "", limit: int = 100) -> RunList:
         """Runs matching the filters, newest first, at most ``limit`` of them (0 for all), fetched page by page."""
         states = [state] if isinstance(state, str) else list(state or [])
-        out: List[RunInfo] = []
+        out = RunList()
         token = ""
         while True:
             want = 100 if limit == 0 else min(100, limit - len(out))
@@ -315,10 +167,10 @@ class Client:
             if not token or (limit and len(out) >= limit):
                 return out
 
-    def cancel_runs(self, *, study: str = "", tag: str = "") -> List[str]:
+    def cancel_runs(self, *, study: str = "", tag: str = "") -> Rows[str]:
         """Cancels every queued or running run of yours in a study or with a tag; returns their ids."""
         req = runs_pb2.CancelRunsRequest(study_id=study, tag=tag)
-        return list(self._call("CancelRuns", req).run_ids)
+        return Rows(self._call("CancelRuns", req).run_ids)
 
     # Studies ------------------------------------------------------------------------------------------------------
 
@@ -341,33 +193,41 @@ class Client:
     def study(self, study_id: str) -> StudyInfo:
         return StudyInfo._of(self._call("GetStudy", studies_pb2.GetStudyRequest(study_id=study_id)))
 
+    def studies(self, limit: int = 50) -> Rows[StudyInfo]:
+        return Rows(StudyInfo._of(s) for s in self._call("ListStudies",
+                                                         studies_pb2.ListStudiesRequest(limit=limit)).studies)
+
     def wait_study(self, study_id: str) -> StudyInfo:
         """Blocks until every run of the study has ended and returns the aggregate."""
         for rid in self.study(study_id).run_ids:
-            Run(self, rid).wait()
+            Run(self, rid).wait(progress=False)
         return self.study(study_id)
 
     # Catalog ------------------------------------------------------------------------------------------------------
 
-    def backbones(self) -> List[dict]:
+    def backbones(self) -> Rows[BackboneInfo]:
         resp = self._call("ListBackbones", catalog_pb2.ListBackbonesRequest())
-        return [{"name": b.name, "description": b.description,
-                 "hyperparameters": {p.name: {"default": _value(p.default_value), "min": p.min, "max": p.max,
-                                              "description": p.description} for p in b.hyperparameters}}
-                for b in resp.backbones]
+        return Rows(BackboneInfo._of(b) for b in resp.backbones)
 
-    def datasets(self) -> List[dict]:
+    def datasets(self) -> Rows[DatasetInfo]:
         resp = self._call("ListDatasets", catalog_pb2.ListDatasetsRequest())
-        return [{"name": d.name, "available": d.available, "interactions": d.interactions, "users": d.users,
-                 "items": d.items, "description": d.description} for d in resp.datasets]
+        return Rows(DatasetInfo._of(d) for d in resp.datasets)
 
-    def info(self) -> dict:
-        i = self._call("GetServerInfo", catalog_pb2.ServerInfoRequest())
-        return {"version": i.version, "device": i.device, "tensorflow": i.tensorflow_version,
-                "queue_length": i.queue_length, "workers": i.workers, "running": i.running,
-                "max_queued_per_user": i.max_queued_per_user, "user": i.user,
-                "auth_required": i.auth_required, "onednn": i.onednn, "admin": i.admin, "visibility": i.visibility,
-                "queued_by_user": dict(i.queued_by_user), "runs_by_state": dict(i.runs_by_state), "tls": i.tls}
+    def info(self) -> ServerInfo:
+        return ServerInfo._of(self._call("GetServerInfo", catalog_pb2.ServerInfoRequest()))
+
+
+def _progress_bar(enabled: Optional[bool]):
+    """tqdm's bar class when wanted (None: when tqdm is installed), else None."""
+    if enabled is False:
+        return None
+    try:
+        from tqdm import tqdm  # type: ignore
+    except ImportError:
+        if enabled:
+            raise ImportError("progress=True needs tqdm (pip install tqdm, or Debian's python3-tqdm)") from None
+        return None
+    return tqdm
 
 
 class Run:
@@ -383,45 +243,68 @@ class Run:
     def info(self) -> RunInfo:
         return RunInfo._of(self.client._call("GetRun", runs_pb2.GetRunRequest(run_id=self.run_id)))
 
-    def watch(self, from_index: int = 0, progress: bool = False, retries: int = 30) -> Iterator[Event]:
+    def watch(self, from_index: int = 0, progress: bool = False, retries: int = 30,
+              bar: Optional[bool] = None) -> Iterator[Event]:
         """Yields the run's events from ``from_index`` until it ends, reconnecting after a dropped connection
-        without losing or repeating an event. ``progress`` also yields live batch events."""
+        without losing or repeating an event. ``progress`` also yields the live ``batch`` and ``queue`` events.
+
+        While it runs, a progress bar of the current epoch's batches is drawn on standard error when tqdm is
+        installed (``bar=False``: never; ``bar=True``: tqdm is required); it clears itself when the epoch ends."""
+        bar_class = _progress_bar(bar)
+        shown = None
         next_index = from_index
         failures = 0
-        while True:
-            try:
-                stream = self.client._stub.WatchRun(
-                    runs_pb2.WatchRunRequest(run_id=self.run_id, from_index=next_index),
-                    metadata=self.client._metadata)
-                for e in stream:
-                    failures = 0
-                    kind = e.WhichOneof("kind")
-                    if kind == "batch":
-                        if progress:
-                            yield Event(e.index, "batch", e.unix_ms, batch=e.batch.batch, batches=e.batch.batches)
-                        continue
-                    if kind == "queue":
-                        if progress:
-                            yield Event(e.index, "queue", e.unix_ms, position=e.queue.position)
-                        continue
-                    next_index = e.index + 1
-                    if kind == "state":
-                        yield Event(e.index, "state", e.unix_ms, state=common_pb2.RunState.Name(e.state.state),
-                                    message=e.state.message)
-                    elif kind == "epoch":
-                        yield Event(e.index, "epoch", e.unix_ms, epoch=Epoch._of(e.epoch))
-                    else:
-                        yield Event(e.index, "log", e.unix_ms, message=e.log)
-                return
-            except grpc.RpcError as err:
-                if err.code() != grpc.StatusCode.UNAVAILABLE or failures >= retries:
-                    raise CtrlabError(err.code().name, err.details() or "") from None
-                failures += 1
-                time.sleep(min(5.0, 0.2 * failures))
+        try:
+            while True:
+                try:
+                    stream = self.client._stub.WatchRun(
+                        runs_pb2.WatchRunRequest(run_id=self.run_id, from_index=next_index),
+                        metadata=self.client._metadata)
+                    for e in stream:
+                        failures = 0
+                        kind = e.WhichOneof("kind")
+                        if kind == "batch":
+                            if bar_class is not None:
+                                desc = f"epoch {e.batch.epoch}"
+                                if shown is None or shown.desc != desc:
+                                    if shown is not None:
+                                        shown.close()
+                                    shown = bar_class(total=e.batch.batches, desc=desc, file=sys.stderr,
+                                                      leave=False, unit="batch")
+                                shown.update(e.batch.batch - shown.n)
+                            if progress:
+                                yield Event(e.index, "batch", e.unix_ms, batch=e.batch.batch,
+                                            batches=e.batch.batches, epoch_number=e.batch.epoch)
+                            continue
+                        if kind == "queue":
+                            if progress:
+                                yield Event(e.index, "queue", e.unix_ms, position=e.queue.position)
+                            continue
+                        next_index = e.index + 1
+                        if shown is not None and kind in ("epoch", "state"):
+                            shown.close()
+                            shown = None
+                        if kind == "state":
+                            yield Event(e.index, "state", e.unix_ms, state=common_pb2.RunState.Name(e.state.state),
+                                        message=e.state.message)
+                        elif kind == "epoch":
+                            yield Event(e.index, "epoch", e.unix_ms, epoch=Epoch._of(e.epoch))
+                        else:
+                            yield Event(e.index, "log", e.unix_ms, message=e.log)
+                    return
+                except grpc.RpcError as err:
+                    if err.code() != grpc.StatusCode.UNAVAILABLE or failures >= retries:
+                        raise CtrlabError(err.code().name, err.details() or "") from None
+                    failures += 1
+                    time.sleep(min(5.0, 0.2 * failures))
+        finally:
+            if shown is not None:
+                shown.close()
 
-    def wait(self) -> RunInfo:
-        """Blocks until the run ends and returns its record."""
-        for _ in self.watch():
+    def wait(self, progress: Optional[bool] = None) -> RunInfo:
+        """Blocks until the run ends and returns its record, with :meth:`watch`'s progress bar when tqdm is
+        installed (``progress=False``: never)."""
+        for _ in self.watch(bar=progress):
             pass
         return self.info()
 
@@ -443,38 +326,45 @@ class Run:
         return EvalResult(split.upper(), m.auc, m.logloss, m.rows, dict(m.ranking))
 
     def perturb(self, sigmas: Sequence[Number], noise_seed: int = 0, mode: str = "INPUT",
-                split: str = "TEST") -> List[PerturbRow]:
+                split: str = "TEST") -> Rows[PerturbRow]:
+        """AUC and LogLoss under Gaussian noise on the embeddings, one row per sigma (``.to_frame()``: a curve)."""
         req = experiments_pb2.PerturbRequest(run_id=self.run_id, sigmas=[float(s) for s in sigmas],
                                              noise_seed=noise_seed,
                                              mode=_enum(experiments_pb2.PerturbMode, mode, "mode"),
                                              split=_enum(common_pb2.Split, split, "split"))
-        return [PerturbRow(r.sigma, r.metrics.auc, r.metrics.logloss, r.metrics.rows)
-                for r in self.client._call("Perturb", req).results]
+        return Rows(PerturbRow(r.sigma, r.metrics.auc, r.metrics.logloss, r.metrics.rows)
+                    for r in self.client._call("Perturb", req).results)
 
     def inspect(self, per_step: bool = False, lipschitz: bool = False, lipschitz_rows: int = 0) -> Inspection:
         req = experiments_pb2.InspectRequest(run_id=self.run_id, per_step=per_step, lipschitz=lipschitz,
                                              lipschitz_rows=lipschitz_rows)
         r = self.client._call("Inspect", req)
-        epochs = []
+        epochs = Rows()
         for e in r.epochs:
             row = {"epoch": e.epoch}
             for g in e.gradient:
                 row[f"{g.group}_mean"] = g.mean
                 row[f"{g.group}_max"] = g.max
             epochs.append(row)
-        steps = [dict(step=s.step, **dict(s.gradient)) for s in r.steps]
+        steps = Rows(dict(step=s.step, **dict(s.gradient)) for s in r.steps)
         lip = None
         if r.HasField("lipschitz"):
             lip = {"mean": r.lipschitz.mean, "median": r.lipschitz.median, "p95": r.lipschitz.p95,
                    "max": r.lipschitz.max, "rows": r.lipschitz.rows}
         return Inspection(epochs, dict(r.weight_norms), steps, lip)
 
-    def predictions(self, split: str = "TEST", limit: int = 0) -> Iterator[Prediction]:
+    def predictions(self, split: str = "TEST", limit: int = 0) -> Stream[Prediction]:
+        """Per-row predictions, streamed (iterate them lazily, or ``.to_frame()``)."""
         req = experiments_pb2.PredictRequest(run_id=self.run_id, split=_enum(common_pb2.Split, split, "split"),
                                              limit=limit)
-        try:
-            for batch in self.client._stub.Predict(req, metadata=self.client._metadata):
-                for p in batch.rows:
-                    yield Prediction(p.row, p.user, p.item, p.rating, p.label, p.score)
-        except grpc.RpcError as e:
-            raise CtrlabError(e.code().name, e.details() or "") from None
+
+        def rows() -> Iterator[Prediction]:
+            try:
+                for batch in self.client._stub.Predict(req, metadata=self.client._metadata, wait_for_ready=True,
+                                                       timeout=self.client.timeout):
+                    for p in batch.rows:
+                        yield Prediction(p.row, p.user, p.item, p.rating, p.label, p.score)
+            except grpc.RpcError as e:
+                raise CtrlabError(e.code().name, e.details() or "") from None
+
+        return Stream(rows())

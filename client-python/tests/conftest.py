@@ -1,10 +1,9 @@
-"""Starts a real ctrlab server (the built jar) on a free loopback port for the tests."""
+"""Starts a real ctrlab server (the built jar) on a loopback port for the tests."""
 
 import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,31 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "client-python"))
 JAR = ROOT / "server" / "target" / "ctrlab-server.jar"
 
+# The tests choose their servers themselves: nothing from the environment or a user's config file.
+for _k in ("CTRLAB_SERVER", "CTRLAB_TOKEN", "CTRLAB_TLS", "CTRLAB_CA_CERT", "CTRLAB_CLIENT_CERT", "CTRLAB_CLIENT_KEY"):
+    os.environ.pop(_k, None)
+os.environ["XDG_CONFIG_HOME"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "ctrlab-pytest-no-config")
+
 
 class Server:
-    def __init__(self, tmp: Path, *extra: str):
+    """A server process over tmp/data and tmp/runs; ``port`` 0 picks a free one."""
+
+    def __init__(self, tmp: Path, *extra: str, port: int = 0):
         if not JAR.exists():
             pytest.fail(f"{JAR} is missing: build it first (mvn -DskipTests package)")
-        self.log = open(tmp / "server.log", "w+")
+        self.tmp = tmp
+        self.extra = extra
+        self.log = open(tmp / "server.log", "a+")
         self.proc = subprocess.Popen(
-            ["java", "-jar", str(JAR), "--port", "0", "--data-dir", str(tmp / "data"), "--run-dir",
+            ["java", "-jar", str(JAR), "--port", str(port), "--data-dir", str(tmp / "data"), "--run-dir",
              str(tmp / "runs"), "--no-download", *extra], stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         m = re.search(r"listening on [\d.]+:(\d+)", line)
         if not m:
             self.stop()
             pytest.fail(f"server did not start: {line!r}")
-        self.address = f"127.0.0.1:{m.group(1)}"
+        self.port = int(m.group(1))
+        self.address = f"127.0.0.1:{self.port}"
 
     def stop(self):
         self.proc.terminate()
@@ -60,5 +69,5 @@ def finished(client):
     """One finished BINARY and one finished RATING run of a small DCNV2."""
     runs = [client.train("synthetic", "DCNV2", head, tags=["pytest"], **QUICK) for head in ("BINARY", "RATING")]
     for r in runs:
-        r.wait()
+        r.wait(progress=False)
     return runs

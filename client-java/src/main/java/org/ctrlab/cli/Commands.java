@@ -255,8 +255,8 @@ final class Commands {
           }
           if (e.hasEpoch()) {
             EpochResult r = e.getEpoch();
-            out.printf(Locale.ROOT, "%sepoch %3d  loss %.4f  valid AUC %.4f  LogLoss %.4f  %5.1f s%s%n",
-                tty ? "\r" : "", r.getEpoch(), r.getTrainLoss(), r.getValidAuc(), r.getValidLogloss(),
+            out.printf(Locale.ROOT, "%sepoch %3d  %s  valid AUC %.4f  LogLoss %.4f  %5.1f s%s%n",
+                tty ? "\r" : "", r.getEpoch(), losses(r), r.getValidAuc(), r.getValidLogloss(),
                 r.getTrainSeconds(), r.getBest() ? "  *" : "");
             epochStart = System.nanoTime();
           } else if (e.hasLog()) {
@@ -282,6 +282,18 @@ final class Commands {
         }
       }
     }
+  }
+
+  /** An epoch's data losses, then the regulariser apart: "BCE 0.5210  CE 1.1875  reg 412.1". */
+  static String losses(EpochResult r) {
+    StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "BCE %.4f", r.getBceLoss()));
+    if (r.hasCeLoss()) {
+      b.append(String.format(Locale.ROOT, "  CE %.4f", r.getCeLoss()));
+    }
+    if (r.hasRegularizer()) {
+      b.append(String.format(Locale.ROOT, "  reg %.4g", r.getRegularizer()));
+    }
+    return b.toString();
   }
 
   static int exitFor(Run r) {
@@ -531,9 +543,12 @@ final class Commands {
             r.getTotalSeconds());
       }
       if (r.getEpochsCount() > 0) {
-        Table t = new Table("epoch", "train loss", "valid AUC", "valid LogLoss", "train s", "eval s", "best");
+        Table t = new Table("epoch", "BCE", "CE", "reg", "objective", "valid AUC", "valid LogLoss", "train s", "eval s",
+            "best");
         for (EpochResult e : r.getEpochsList()) {
-          t.row(e.getEpoch(), fmt(e.getTrainLoss()), fmt(e.getValidAuc()), fmt(e.getValidLogloss()),
+          t.row(e.getEpoch(), fmt(e.getBceLoss()), e.hasCeLoss() ? fmt(e.getCeLoss()) : "-",
+              e.hasRegularizer() ? String.format(Locale.ROOT, "%.4g", e.getRegularizer()) : "-",
+              fmt(e.getTrainLoss()), fmt(e.getValidAuc()), fmt(e.getValidLogloss()),
               String.format(Locale.ROOT, "%.2f", e.getTrainSeconds()),
               String.format(Locale.ROOT, "%.2f", e.getEvalSeconds()), e.getBest() ? "*" : "");
         }

@@ -38,100 +38,134 @@ import picocli.CommandLine.Option;
  * {@code ctrlab reproduce}: reruns the paper's evidence on a server and writes a report folder. The server does the
  * training and the experiments; this command queues them as studies, waits, collects and writes Markdown, CSV and
  * PNG. Every run early-stops (no fixed epoch budget): --quick uses fewer backbones and seeds, never fewer epochs.
+ * The grid and the paper's numbers come from configs/reproduce.yaml; the studies it starts are recorded in the report
+ * folder, so that if this command dies while it waits, {@code --resume DIR} rebuilds the report from them.
  */
 @Command(name = "reproduce", mixinStandardHelpOptions = true,
     description = "Reproduce the paper's tables and figures on the server and write a report folder.",
     footer = {"", "Examples:", "  ctrlab reproduce --dataset ml-1m --quick        # WideDeep, one seed",
-        "  ctrlab reproduce --dataset ml-1m --out report-ml1m   # all seven backbones, seeds 2020-2024"})
+        "  ctrlab reproduce --dataset ml-1m --out report-ml1m   # all seven backbones, seeds 2020-2024",
+        "  ctrlab reproduce --resume report-ml1m                # the report again, from the same studies"})
 final class Reproduce extends Commands.Base {
-  /** Paper Table 1, ML-1M test AUC x 100 (Original, Smooth); METHOD.md 6.4. */
-  static final Map<String, double[]> PAPER_ML1M = Map.of("WideDeep", new double[] {82.10, 82.46},
-      "NFM", new double[] {81.82, 82.02}, "xDeepFM", new double[] {81.38, 82.43},
-      "AutoInt", new double[] {82.09, 82.56}, "FiGNN", new double[] {81.58, 81.66},
-      "DCNV2", new double[] {82.16, 82.61}, "EulerNet", new double[] {82.03, 82.00});
-  static final List<String> ALL = List.of("WideDeep", "NFM", "xDeepFM", "AutoInt", "FiGNN", "DCNV2", "EulerNet");
-
   @Option(names = "--dataset", description = "Dataset (default: ${DEFAULT-VALUE}).")
   String dataset = "ml-1m";
 
   @Option(names = "--out", description = "Report folder (default: reproduce-DATASET).")
   Path out;
 
-  @Option(names = "--quick", description = "WideDeep only, one seed, lambda_r 0.1/0.5/0.9 (about 30 min on 2 cores).")
+  @Option(names = "--config", description = "The reproduction plan and the paper's numbers (default: the packaged"
+      + " configs/reproduce.yaml).")
+  Path config;
+
+  @Option(names = "--quick", description = "The config's quick grid: WideDeep, one seed, lambda_r 0.1/0.5/0.9 (about"
+      + " 30 min on 2 cores).")
   boolean quick;
 
-  @Option(names = "--backbones", split = ",", description = "Backbones of Tables 1-3 (default: all seven).")
+  @Option(names = "--resume", paramLabel = "DIR", description = "Rebuild the report in DIR from the studies the"
+      + " reproduction that wrote it started (waiting for runs still going; nothing is trained again).")
+  Path resume;
+
+  @Option(names = "--studies", split = ",", paramLabel = "MAIN,LAMBDA",
+      description = "Build the report from these two studies (the grid, and the lambda_r sweep) instead of starting"
+          + " new ones.")
+  List<String> studies;
+
+  @Option(names = "--backbones", split = ",", description = "Backbones of Tables 1-3 (default: the config's).")
   List<String> backbones;
 
-  @Option(names = "--seeds", split = ",", description = "Seeds (default: 2020-2024; --quick: 2020).")
+  @Option(names = "--seeds", split = ",", description = "Seeds (default: the config's, 2020-2024; --quick: 2020).")
   List<Long> seeds;
 
-  @Option(names = "--sigmas", split = ",", description = "Noise levels of Figure 3 (default: the paper's).")
+  @Option(names = "--sigmas", split = ",", description = "Noise levels of Figure 3 (default: the config's).")
   List<Double> sigmas;
 
-  @Option(names = "--lambdas", split = ",", description = "lambda_r values of Figure 4 (default 0.1,...,0.9).")
+  @Option(names = "--lambdas", split = ",", description = "lambda_r values of Figure 4 (default: the config's).")
   List<Double> lambdas;
 
   @Option(names = "--max-epochs", hidden = true, description = "Upper bound on epochs (tests only).")
   Integer maxEpochs;
 
+  private ReproducePlan.Config cfg;
+
+  private Study study(String id) {
+    return root.blocking().getStudy(GetStudyRequest.newBuilder().setStudyId(id).build());
+  }
+
   @Override
   Integer run() throws Exception {
-    List<String> bbs = backbones != null ? backbones : quick ? List.of("WideDeep") : ALL;
-    List<Long> sd = seeds != null ? seeds : quick ? List.of(2020L) : List.of(2020L, 2021L, 2022L, 2023L, 2024L);
-    List<Double> sg = sigmas != null ? sigmas : dataset.equals("ml-1m")
-        ? List.of(0.0, 0.01, 0.03, 0.05, 0.07, 0.09) : List.of(0.0, 0.006, 0.008, 0.010, 0.012, 0.014);
-    List<Double> lams = lambdas != null ? lambdas : quick ? List.of(0.1, 0.5, 0.9) : List.of(0.1, 0.3, 0.5, 0.7, 0.9);
-    List<String> fig3 = intersect(bbs, List.of("DCNV2", "WideDeep", "xDeepFM"));
-    List<String> fig2 = intersect(bbs, List.of("DCNV2", "AutoInt", "FiGNN"));
-    if (fig2.isEmpty()) {
-      fig2 = List.of(bbs.get(0));
-    }
-    if (fig3.isEmpty()) {
-      fig3 = List.of(bbs.get(0));
-    }
-    Path dir = out != null ? out : Path.of("reproduce-" + dataset);
-    Files.createDirectories(dir);
+    cfg = ReproducePlan.Config.load(config);
     PrintWriter o = out();
-    TrainRequest.Builder base = TrainRequest.newBuilder().addTags("reproduce");
-    if (maxEpochs != null) {
-      base.setMaxEpochs(maxEpochs);
-    }
     long t0 = System.nanoTime();
-    Study main = root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + dataset)
-        .setDataset(dataset).addAllBackbones(bbs).addAllSeeds(sd).setBase(base).build());
-    Study lambdaStudy = root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + dataset
-        + " lambda").setDataset(dataset).addAllBackbones(fig3).addHeads(Head.RATING).addAllRatingWeights(lams)
-        .addAllSeeds(sd).setBase(base).build());
-    o.printf("queued study %s (%d runs) and %s (%d runs); waiting...%n", main.getStudyId(), main.getRunIdsCount(),
-        lambdaStudy.getStudyId(), lambdaStudy.getRunIdsCount());
+    ReproducePlan plan;
+    Study main;
+    Study lambdaStudy;
+    Path dir;
+    if (resume != null) {
+      ReproducePlan.Resumed r;
+      try {
+        r = ReproducePlan.load(resume);
+      } catch (java.io.IOException e) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      plan = r.plan();
+      main = study(r.mainStudy());
+      lambdaStudy = study(r.lambdaStudy());
+      dir = resume;
+      o.printf("rebuilding the report of studies %s and %s in %s%n", main.getStudyId(), lambdaStudy.getStudyId(),
+          dir);
+    } else if (studies != null) {
+      if (studies.size() != 2) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--studies takes MAIN,LAMBDA");
+      }
+      main = study(studies.get(0));
+      lambdaStudy = study(studies.get(1));
+      plan = ReproducePlan.ofStudies(cfg, main, lambdaStudy);
+      dir = out != null ? out : Path.of("reproduce-" + plan.dataset());
+    } else {
+      plan = ReproducePlan.of(cfg, dataset, quick, backbones, seeds, lambdas, sigmas, maxEpochs);
+      dir = out != null ? out : Path.of("reproduce-" + dataset);
+      TrainRequest.Builder base = TrainRequest.newBuilder().addTags("reproduce");
+      if (maxEpochs != null) {
+        base.setMaxEpochs(maxEpochs);
+      }
+      main = root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + dataset)
+          .setDataset(dataset).addAllBackbones(plan.backbones()).addAllSeeds(plan.seeds()).setBase(base).build());
+      lambdaStudy = root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + dataset
+          + " lambda").setDataset(dataset).addAllBackbones(plan.figure3()).addHeads(Head.RATING)
+          .addAllRatingWeights(plan.lambdas()).addAllSeeds(plan.seeds()).setBase(base).build());
+      Files.createDirectories(dir);
+      plan.save(dir, main.getStudyId(), lambdaStudy.getStudyId(), root.server);
+      o.printf("queued study %s (%d runs) and %s (%d runs), recorded in %s; waiting (if this stops, 'ctrlab reproduce"
+          + " --resume %s' goes on)...%n", main.getStudyId(), main.getRunIdsCount(), lambdaStudy.getStudyId(),
+          lambdaStudy.getRunIdsCount(), dir.resolve(ReproducePlan.RECORD), dir);
+    }
+    Files.createDirectories(dir);
     o.flush();
     List<Run> mainRuns = waitAll(main.getRunIdsList(), o);
     List<Run> lamRuns = waitAll(lambdaStudy.getRunIdsList(), o);
-    Study agg = root.blocking().getStudy(GetStudyRequest.newBuilder().setStudyId(main.getStudyId()).build());
-    Study lagg = root.blocking().getStudy(GetStudyRequest.newBuilder().setStudyId(lambdaStudy.getStudyId()).build());
+    Study agg = study(main.getStudyId());
+    Study lagg = study(lambdaStudy.getStudyId());
+    dataset = plan.dataset();
+    List<String> bbs = plan.backbones();
 
     StringBuilder md = new StringBuilder();
     md.append("# Reproduction report: ").append(dataset).append("\n\n");
     md.append(String.format(Locale.ROOT, "Produced by `ctrlab reproduce --dataset %s%s%s` against %s; backbones %s, "
-        + "seeds %s, %s. Studies %s and %s. Wall time %.0f min.%n%n",
-        dataset, quick ? " --quick" : "", maxEpochs == null ? "" : " --max-epochs " + maxEpochs, root.server, bbs, sd,
-        maxEpochs == null ? "every run early-stopped on validation AUC"
-            : "runs capped at " + maxEpochs + " epochs (a smoke test, not a reproduction)",
-        main.getStudyId(), lambdaStudy.getStudyId(), (System.nanoTime() - t0) / 6e10));
+        + "seeds %s, %s. Studies %s and %s (`ctrlab reproduce --resume %s` rebuilds this report from them). "
+        + "This build took %.0f min.%n%n",
+        dataset, plan.quick() ? " --quick" : "", plan.maxEpochs() == null ? "" : " --max-epochs " + plan.maxEpochs(),
+        root.server, bbs, plan.seeds(), plan.maxEpochs() == null ? "every run early-stopped on validation AUC"
+            : "runs capped at " + plan.maxEpochs() + " epochs (a smoke test, not a reproduction)",
+        main.getStudyId(), lambdaStudy.getStudyId(), dir, (System.nanoTime() - t0) / 6e10));
     table1(md, agg, bbs);
     table2(md, mainRuns, bbs, dir);
     table3(md, agg, mainRuns, bbs);
-    figure2(md, mainRuns, fig2, dir);
-    figure3(md, mainRuns, fig3, sg, dir);
-    figure4(md, agg, lagg, fig3, lams, dir);
+    figure2(md, mainRuns, plan.figure2(), dir);
+    figure3(md, mainRuns, plan.figure3(), plan.sigmas(), dir);
+    figure4(md, agg, lagg, plan.figure3(), plan.lambdas(), dir);
     Files.writeString(dir.resolve("README.md"), md.toString());
     o.println("wrote " + dir.resolve("README.md"));
     return 0;
-  }
-
-  private static List<String> intersect(List<String> a, List<String> b) {
-    return a.stream().filter(b::contains).toList();
   }
 
   private List<Run> waitAll(List<String> ids, PrintWriter o) throws InterruptedException {
@@ -174,7 +208,7 @@ final class Reproduce extends Commands.Base {
       if (b == null || r == null) {
         continue;
       }
-      double[] p = dataset.equals("ml-1m") ? PAPER_ML1M.get(bb) : null;
+      double[] p = cfg.paper(dataset, bb);
       md.append(String.format(Locale.ROOT, "| %s | %s | %s (%.1f) | %+.2f | %s | %s | %s |%n", bb,
           pm(b.getAucMean(), b.getAucStd(), 100), pm(r.getAucMean(), r.getAucStd(), 100), r.getRatingWeight(),
           100 * (r.getAucMean() - b.getAucMean()) / b.getAucMean(), pm(b.getLoglossMean(), b.getLoglossStd(), 100),

@@ -161,6 +161,43 @@ class CliLoopbackTest {
       byte[] b = java.nio.file.Files.readAllBytes(out.resolve(png));
       assertTrue(b.length > 1000 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G', png);
     }
+
+    // The CLI that waited is gone and so is the report: --resume rebuilds it from the recorded studies, training
+    // nothing again; --studies does the same from the ids.
+    int runs = cli("--json", "runs", "--tag", "reproduce", "--limit", "0").out().split("\"run_id\"").length;
+    java.nio.file.Files.delete(out.resolve("README.md"));
+    Out again = cli("reproduce", "--resume", out.toString());
+    assertEquals(0, again.code(), again.err());
+    String md2 = java.nio.file.Files.readString(out.resolve("README.md"));
+    assertTrue(md2.contains("## Table 1") && md2.contains("| WideDeep | BINARY |"), md2);
+    assertEquals(runs, cli("--json", "runs", "--tag", "reproduce", "--limit", "0").out().split("\"run_id\"").length,
+        "nothing was trained again");
+    java.util.Properties rec = new java.util.Properties();
+    rec.load(java.nio.file.Files.newBufferedReader(out.resolve("reproduce.properties")));
+    Path other = tmp.resolve("report2");
+    Out byIds = cli("reproduce", "--studies", rec.getProperty("main_study") + "," + rec.getProperty("lambda_study"),
+        "--out", other.toString());
+    assertEquals(0, byIds.code(), byIds.err());
+    assertTrue(java.nio.file.Files.readString(other.resolve("README.md")).contains("## Figure 4"));
+    Out notOne = cli("reproduce", "--resume", tmp.toString());
+    assertEquals(2, notOne.code(), notOne.err());
+    assertTrue(notOne.err().contains("has no reproduce.properties"), notOne.err());
+  }
+
+  @Test
+  void reproduceTakesItsGridAndThePapersNumbersFromItsConfig() throws Exception {
+    Path cfg = tmp.resolve("my-reproduce.yaml");
+    String packaged = new String(Ctrlab.class.getResourceAsStream("/configs/reproduce.yaml").readAllBytes(),
+        StandardCharsets.UTF_8);
+    java.nio.file.Files.writeString(cfg, packaged.replace("quick:                                      # about 30 min"
+        + " on 2 cores for ML-1M\n  backbones: [WideDeep]", "quick:\n  backbones: [EulerNet]")
+        + "  synthetic:\n    EulerNet: [12.34, 56.78]\n");
+    Path out = tmp.resolve("report-cfg");
+    Out o = cli("reproduce", "--dataset", "synthetic", "--quick", "--config", cfg.toString(), "--max-epochs", "1",
+        "--lambdas", "0.5", "--sigmas", "0", "--out", out.toString());
+    assertEquals(0, o.code(), o.err());
+    String md = java.nio.file.Files.readString(out.resolve("README.md"));
+    assertTrue(md.contains("| EulerNet | BINARY |") && md.contains("12.34 → 56.78"), md);
   }
 
   @Test

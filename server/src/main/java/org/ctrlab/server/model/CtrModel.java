@@ -41,6 +41,12 @@ import org.tensorflow.types.TInt64;
 public final class CtrModel implements AutoCloseable {
   /** Gradient-norm groups, in the order {@link #trainStep} returns them after the loss. */
   public static final List<String> GROUPS = List.of("embedding", "user_item", "other");
+  /** Where {@link #trainStep} writes the parts of the loss: the binary cross-entropy, the rating one, the regulariser. */
+  public static final int OUT_BCE = 1 + 3;
+  public static final int OUT_CE = OUT_BCE + 1;
+  public static final int OUT_REG = OUT_BCE + 2;
+  /** The length of {@link #trainStep}'s output. */
+  public static final int STEP_OUTPUTS = OUT_BCE + 3;
 
   public final ModelConfig config;
   public final FeatureInputs inputs;
@@ -51,6 +57,10 @@ public final class CtrModel implements AutoCloseable {
   private final Placeholder<TFloat32> label;
   private final Placeholder<TInt32> ratingClass;
   private final Operand<TFloat32> loss;
+  /** [BCE, CE, regulariser] of a training step (0 for a part the model does not have). */
+  private final Operand<TFloat32> lossParts;
+  private final boolean hasCe;
+  private final boolean hasRegularizer;
   private final Operand<TFloat32> gradNorms;
   private final AdamW optimizer;
   private final Operand<TFloat32> prob;
@@ -90,7 +100,13 @@ public final class CtrModel implements AutoCloseable {
       // Training pass.
       Operand<TFloat32> e = embedding.apply(net, inputs);
       Operand<TFloat32> f = backbone.logits(net, e, inputs, true);
-      loss = head.loss(net, f, label, ratingClass, backbone.regularizer(net)).total();
+      Operand<TFloat32> reg = backbone.regularizer(net);
+      org.ctrlab.server.model.head.Head.Loss parts = head.loss(net, f, label, ratingClass, reg);
+      loss = parts.total();
+      hasCe = parts.rating() != null;
+      hasRegularizer = reg != null;
+      lossParts = tf.stack(List.of(parts.binary(), hasCe ? parts.rating() : tf.constant(0f),
+          hasRegularizer ? reg : tf.constant(0f)));
       List<Param> trainable = net.trainable();
       List<Operand<TFloat32>> reads = new ArrayList<>();
       trainable.forEach(p -> reads.add(p.read));
@@ -168,18 +184,24 @@ public final class CtrModel implements AutoCloseable {
 
   /**
    * One optimizer step on the fed batch; {@code step} is 1-based. Writes the loss and the three group gradient norms
-   * into out[0..3].
+   * into out[0..3], and the loss's parts into out[OUT_BCE], out[OUT_CE] and out[OUT_REG] (NaN for a part this model
+   * does not have: CE without the rating head, the regulariser for a backbone without one). out has
+   * {@link #STEP_OUTPUTS} elements.
    */
   public void trainStep(BatchFeeder batch, float learningRate, int step, float[] out) {
     try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step);
         TInt64 rng = TInt64.scalarOf(step)) {
-      Session.Runner r = trainRunner(batch, lr, t, rng, step).fetch(gradNorms);
+      Session.Runner r = trainRunner(batch, lr, t, rng, step).fetch(gradNorms).fetch(lossParts);
       try (Result res = r.run()) {
         out[0] = ((TFloat32) res.get(0)).getFloat();
         TFloat32 norms = (TFloat32) res.get(1);
         for (int i = 0; i < GROUPS.size(); i++) {
           out[1 + i] = norms.getFloat(i);
         }
+        TFloat32 p = (TFloat32) res.get(2);
+        out[OUT_BCE] = p.getFloat(0);
+        out[OUT_CE] = hasCe ? p.getFloat(1) : Float.NaN;
+        out[OUT_REG] = hasRegularizer ? p.getFloat(2) : Float.NaN;
       }
     } finally {
       batch.close();

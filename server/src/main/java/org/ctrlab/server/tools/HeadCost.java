@@ -186,7 +186,7 @@ public final class HeadCost implements Callable<Integer> {
     private final int batch;
     private final int batches;
     private final float learningRate;
-    private final float[] out = new float[1 + CtrModel.GROUPS.size()];
+    private final float[] out = new float[CtrModel.STEP_OUTPUTS];
     private final Map<CtrModel, Integer> stepOf = new java.util.IdentityHashMap<>();
 
     Blocks(BatchFeeder feeder, int[] order, int batch, float learningRate) {

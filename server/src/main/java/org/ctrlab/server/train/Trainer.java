@@ -75,7 +75,7 @@ public final class Trainer {
         DataSplit.shuffle(order, shuffleRng); // epoch e's order is the e-th shuffle of the same stream
       }
     }
-    float[] out = new float[1 + groups];
+    float[] out = new float[CtrModel.STEP_OUTPUTS];
     int batches = (order.length + s.batchSize() - 1) / s.batchSize();
     // Two feeders: while TensorFlow runs a step on one, a background thread copies the next batch into the other.
     ExecutorService filler = Executors.newSingleThreadExecutor(r -> {
@@ -89,6 +89,9 @@ public final class Trainer {
         DataSplit.shuffle(order, shuffleRng);
         long t0 = System.nanoTime();
         double lossSum = 0;
+        double bceSum = 0;
+        double ceSum = 0;
+        double regSum = 0;
         double[][] summary = new double[groups][2];
         BatchFeeder feeder = feederA;
         BatchFeeder next = feederB;
@@ -126,6 +129,9 @@ public final class Trainer {
                 + (b + 1) + "; try a smaller learning rate");
           }
           lossSum += out[0];
+          bceSum += out[CtrModel.OUT_BCE];
+          ceSum += out[CtrModel.OUT_CE];
+          regSum += out[CtrModel.OUT_REG];
           if (steps * groups > stepNorms.length) {
             stepNorms = Arrays.copyOf(stepNorms, stepNorms.length * 2);
           }
@@ -150,9 +156,16 @@ public final class Trainer {
         } else {
           sinceBest++;
         }
-        EpochResult er = EpochResult.newBuilder().setEpoch(epoch).setTrainLoss(lossSum / batches)
-            .setValidAuc(v.auc).setValidLogloss(v.logloss).setTrainSeconds(tTrain).setEvalSeconds(tEval)
-            .setBest(improved).build();
+        EpochResult.Builder eb = EpochResult.newBuilder().setEpoch(epoch).setTrainLoss(lossSum / batches)
+            .setBceLoss(bceSum / batches).setValidAuc(v.auc).setValidLogloss(v.logloss).setTrainSeconds(tTrain)
+            .setEvalSeconds(tEval).setBest(improved);
+        if (!Double.isNaN(ceSum)) {
+          eb.setCeLoss(ceSum / batches);
+        }
+        if (!Double.isNaN(regSum)) {
+          eb.setRegularizer(regSum / batches);
+        }
+        EpochResult er = eb.build();
         epochs.add(er);
         normSummaries.add(summary);
         TrainState state = !listener.wantsState() ? null

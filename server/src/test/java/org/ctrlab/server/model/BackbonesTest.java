@@ -1,5 +1,6 @@
 package org.ctrlab.server.model;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -7,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.ctrlab.api.v1.Aggregation;
 import org.ctrlab.api.v1.Head;
@@ -85,7 +87,7 @@ class BackbonesTest {
       int[] rows = new int[512];
       Arrays.setAll(rows, i -> i * 7 % data.rows);
       f.fill(rows, 0, rows.length);
-      float[] out = new float[4];
+      float[] out = new float[CtrModel.STEP_OUTPUTS];
       m.trainStep(f, 1e-3f, 1, out);
       List<float[]> after = m.snapshot();
       for (int i = 0; i < before.size(); i++) {
@@ -96,6 +98,15 @@ class BackbonesTest {
         }
       }
       assertTrue(Float.isFinite(out[0]), "loss " + out[0]);
+      // The parts it reports add up to the objective: BCE + R, or (1 - lr)(BCE + R) + lr CE with lr = 0.7.
+      double bce = out[CtrModel.OUT_BCE];
+      double reg = Float.isNaN(out[CtrModel.OUT_REG]) ? 0 : out[CtrModel.OUT_REG];
+      assertEquals(Set.of("xDeepFM", "DCNV2", "EulerNet").contains(backbone), !Float.isNaN(out[CtrModel.OUT_REG]),
+          "a regulariser is reported for the backbones that have one");
+      assertEquals(head == Head.RATING, !Float.isNaN(out[CtrModel.OUT_CE]));
+      double expected = head == Head.RATING ? 0.3 * (bce + reg) + 0.7 * out[CtrModel.OUT_CE] : bce + reg;
+      assertEquals(expected, out[0], 1e-4 * Math.max(1, Math.abs(expected)), "objective from its parts");
+      assertTrue(bce > 0.3 && bce < 1.5, "an untrained model's BCE is near ln 2: " + bce);
     }
   }
 

@@ -97,10 +97,11 @@ class OpsTest {
           Thread.sleep(100);
         }
       }
+      // Epochs are picked up from the store every 2 s, and a run's end when its worker's exit is seen.
       String done = "";
-      for (int i = 0; i < 50 && sample(done, "ctrlab_epoch_seconds_count", "backbone=\"DCNV2\",head=\"BINARY\"") < 3;
-          i++) {
-        Thread.sleep(200); // epochs are picked up from the store every 2 s
+      for (int i = 0; i < 50 && (sample(done, "ctrlab_epoch_seconds_count", "backbone=\"DCNV2\",head=\"BINARY\"") < 3
+          || sample(done, "ctrlab_runs_ended_total", "state=\"SUCCEEDED\"") < 2); i++) {
+        Thread.sleep(200);
         done = scrape(s.metricsPort());
       }
       assertEquals(3, sample(done, "ctrlab_epoch_seconds_count", "backbone=\"DCNV2\",head=\"BINARY\""), done);
