@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ctrlab developer entry point.
 #   ./run.sh demo [--data-dir DIR] [--dataset NAME] [--backbone NAME]   build, start a server, compare both heads
-#   ./run.sh test                                                     build and run every test (what CI runs)
+#   ./run.sh test                                                     build and run every test (what CI runs;
+#                                                                     starts PostgreSQL and Slurm, needs root)
 #   ./run.sh build                                                    build the server and CLI jars
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -49,6 +50,10 @@ demo() {
 
 tests() {
   ./scripts/install-test-deps.sh
+  # PostgreSQL and a single-node Slurm on loopback for the store and cluster tests; fails here if either cannot start.
+  local services
+  services="$(./scripts/start-services.sh)"
+  eval "$services"
   mvn -B verify
   client-python/generate_stubs.sh
   /usr/bin/python3 -m pytest -q client-python/tests

@@ -151,6 +151,7 @@ class RunInfo(_Dict):
     crashes: int = 0
     worker: str = ""
     cancelled_by: str = ""
+    job_id: str = ""
 
     @property
     def finished(self) -> bool:
@@ -171,7 +172,7 @@ class RunInfo(_Dict):
             valid_auc=r.valid.auc if ok else None, valid_logloss=r.valid.logloss if ok else None,
             seconds_per_epoch=r.seconds_per_epoch, epochs=Rows(Epoch._of(e) for e in r.epochs),
             queue_position=r.queue_position, attempt=r.attempt, crashes=r.crashes, worker=r.worker,
-            cancelled_by=r.cancelled_by)
+            cancelled_by=r.cancelled_by, job_id=r.job_id)
 
 
 class RunList(Rows[RunInfo]):

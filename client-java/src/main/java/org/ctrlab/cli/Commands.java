@@ -517,6 +517,9 @@ final class Commands {
       if (r.getAttempt() > 0) {
         o.printf("worker    %s, attempt %d%s%n", r.getWorker().isEmpty() ? "-" : r.getWorker(), r.getAttempt(),
             r.getCrashes() > 0 ? " (" + r.getCrashes() + " crashed)" : "");
+        if (!r.getJobId().isEmpty()) {
+          o.printf("job       %s (cluster job id)%n", r.getJobId());
+        }
       }
       if (!r.getCancelledBy().isEmpty()) {
         o.printf("cancelled by %s%n", r.getCancelledBy());

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.ctrlab.api.v1.Run;
 import org.ctrlab.server.auth.Auth;
@@ -25,6 +26,7 @@ import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.data.DatasetRegistry;
 import org.ctrlab.server.jobs.Launcher;
 import org.ctrlab.server.jobs.LocalLauncher;
+import org.ctrlab.server.jobs.SlurmLauncher;
 import org.ctrlab.server.jobs.Supervisor;
 import org.ctrlab.server.ops.CallLog;
 import org.ctrlab.server.ops.ServerMetrics;
@@ -68,13 +70,18 @@ public final class CtrlabServer implements AutoCloseable {
         cache);
     RunConfigs runConfigs = new RunConfigs(configs, datasets);
     device = Devices.describe();
-    store = RunStore.open(o.runDir().resolve("ctrlab.db"));
+    String storeAt = o.store() != null ? o.store() : o.runDir().resolve("ctrlab.db").toAbsolutePath().toString();
+    store = RunStore.open(storeAt);
     int cores = Runtime.getRuntime().availableProcessors();
     int threads = o.threads() > 0 ? o.threads() : Math.max(1, cores / o.slots());
     List<String> gpus = o.gpus() != null ? o.gpus() : Devices.gpuIndices();
     ServerMetrics[] m = new ServerMetrics[1];
     EventHub[] h = new EventHub[1];
-    supervisor = new Supervisor(store, new LocalLauncher(o.workerJvmOptions(), workerArgs(o, cache)),
+    Map<String, String> workerEnv = Map.of("CTRLAB_STORE", storeAt);
+    Launcher launcher = o.launcher().equals("slurm")
+        ? new SlurmLauncher(o.slurm(), o.workerJvmOptions(), workerArgs(o, cache), workerEnv)
+        : new LocalLauncher(o.workerJvmOptions(), workerArgs(o, cache), workerEnv);
+    supervisor = new Supervisor(store, launcher,
         new Supervisor.Settings(o.slots(), threads, gpus, o.maxAttempts(), o.runDir()), new Supervisor.Observer() {
           @Override
           public void changed(Run r) {
@@ -169,7 +176,8 @@ public final class CtrlabServer implements AutoCloseable {
     health.setStatus("ctrlab.v1.Ctrlab", ServingStatus.SERVING);
     LOG.atInfo().addKeyValue("address", options.host() + ":" + server.getPort()).addKeyValue("tls",
         options.tlsCert() != null).addKeyValue("tokens", options.tokens() != null)
-        .addKeyValue("slots", options.slots()).addKeyValue("metrics", metricsPort).log("serving");
+        .addKeyValue("slots", options.slots()).addKeyValue("launcher", options.launcher())
+        .addKeyValue("store", store.dialect()).addKeyValue("metrics", metricsPort).log("serving");
     return this;
   }
 

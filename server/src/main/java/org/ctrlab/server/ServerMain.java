@@ -37,8 +37,52 @@ public final class ServerMain implements Callable<Integer> {
   @Option(names = "--data-dir", description = "Folder with one sub-folder per dataset (default: ${DEFAULT-VALUE}).")
   Path dataDir = Path.of("data");
 
-  @Option(names = "--run-dir", description = "Where run records and checkpoints live (default: ${DEFAULT-VALUE}).")
+  @Option(names = {"--run-dir", "--shared-dir"}, description = "Where checkpoints, logs and the prepared-dataset"
+      + " cache live (and the SQLite store); with --launcher slurm, a folder every node mounts (default:"
+      + " ${DEFAULT-VALUE}).")
   Path runDir = Path.of("runs");
+
+  @Option(names = "--store", description = "The run store: a PostgreSQL JDBC URL, e.g."
+      + " jdbc:postgresql://db:5432/ctrlab?user=ctrlab&password=... (default: $CTRLAB_STORE, else the SQLite file"
+      + " RUN_DIR/ctrlab.db).")
+  String store = System.getenv("CTRLAB_STORE");
+
+  @Option(names = "--launcher", description = "Where workers run: local (child processes) or slurm (batch jobs)"
+      + " (default: ${DEFAULT-VALUE}).")
+  String launcher = "local";
+
+  @Option(names = "--slurm-partition", description = "Slurm: the partition of every job (default: Slurm's).")
+  String slurmPartition;
+
+  @Option(names = "--slurm-cpus", description = "Slurm: CPUs per job (default: --threads, or the cores / slots).")
+  int slurmCpus;
+
+  @Option(names = "--slurm-gpus", description = "Slurm: GPUs per job, as --gres=gpu:N (default: ${DEFAULT-VALUE}).")
+  int slurmGpus;
+
+  @Option(names = "--slurm-mem", description = "Slurm: memory per job, e.g. 16G (default: Slurm's).")
+  String slurmMem;
+
+  @Option(names = "--slurm-time", description = "Slurm: time limit per job, e.g. 1-00:00:00 (default: Slurm's).")
+  String slurmTime;
+
+  @Option(names = "--slurm-account", description = "Slurm: the account jobs are charged to (default: Slurm's).")
+  String slurmAccount;
+
+  @Option(names = "--slurm-arg", description = "Slurm: another #SBATCH line for every job, e.g. --qos=normal"
+      + " (repeatable).")
+  List<String> slurmArgs = new ArrayList<>();
+
+  @Option(names = "--slurm-java", description = "Slurm: the java binary on the nodes (default: this server's).")
+  String slurmJava;
+
+  @Option(names = "--slurm-poll-seconds", description = "Slurm: how often squeue is asked (default:"
+      + " ${DEFAULT-VALUE}).")
+  double slurmPollSeconds = 2;
+
+  @Option(names = "--config-file", description = "A properties file of default values for these options, one"
+      + " NAME=VALUE a line with the long name without its dashes, e.g. slurm-partition=gpu (flags win).")
+  Path configFile;
 
   @Option(names = "--dataset", description = "Read dataset NAME from PATH (repeatable), e.g. ml-1m=/data/ml-1m.")
   Map<String, Path> datasets = new LinkedHashMap<>();
@@ -161,7 +205,9 @@ public final class ServerMain implements Callable<Integer> {
         .maxAttempts(maxAttempts).gpus(gpus).workerJvmOptions(workerJvmOptions).limits(limits())
         .analysisThreads(analysisThreads).keep(Duration.ofDays(keepDays))
         .maxRunDirBytes((long) (maxRunDirGb * (1L << 30))).tls(tlsCert, tlsKey, tlsClientCa).insecure(insecure)
-        .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort);
+        .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort).store(store).launcher(launcher)
+        .slurm(new org.ctrlab.server.jobs.SlurmLauncher.Settings(slurmPartition, slurmCpus, slurmGpus, slurmMem,
+            slurmTime, slurmAccount, slurmArgs, slurmJava, Duration.ofMillis((long) (slurmPollSeconds * 1000))));
   }
 
   @Override
@@ -190,6 +236,19 @@ public final class ServerMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new ServerMain()).execute(args));
+    CommandLine cl = new CommandLine(new ServerMain());
+    // --config-file gives the defaults of every option; it has to be known before the flags are parsed.
+    for (int i = 0; i < args.length; i++) {
+      String f = args[i].startsWith("--config-file=") ? args[i].substring("--config-file=".length())
+          : args[i].equals("--config-file") && i + 1 < args.length ? args[i + 1] : null;
+      if (f != null) {
+        if (!java.nio.file.Files.isReadable(Path.of(f))) {
+          System.err.println("ctrlab-server: cannot read the config file " + f);
+          System.exit(2);
+        }
+        cl.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(Path.of(f).toFile()));
+      }
+    }
+    System.exit(cl.execute(args));
   }
 }

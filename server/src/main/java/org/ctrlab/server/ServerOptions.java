@@ -35,6 +35,10 @@ public final class ServerOptions {
   private boolean insecure;
   private Visibility visibility = Visibility.ALL;
   private int metricsPort = -1;
+  private String store;
+  private String launcher = "local";
+  private org.ctrlab.server.jobs.SlurmLauncher.Settings slurm = new org.ctrlab.server.jobs.SlurmLauncher.Settings(
+      null, 0, 0, null, null, null, List.of(), null, java.time.Duration.ofSeconds(2));
 
   public String host() {
     return host;
@@ -238,6 +242,39 @@ public final class ServerOptions {
 
   public int metricsPort() {
     return metricsPort;
+  }
+
+  public String store() {
+    return store;
+  }
+
+  /** The run store: a PostgreSQL JDBC URL, or an SQLite file; null: runDir/ctrlab.db. */
+  public ServerOptions store(String v) {
+    store = v;
+    return this;
+  }
+
+  public String launcher() {
+    return launcher;
+  }
+
+  /** "local" (child processes, the default) or "slurm" (batch jobs). */
+  public ServerOptions launcher(String v) {
+    if (!v.equals("local") && !v.equals("slurm")) {
+      throw new IllegalArgumentException("--launcher is local or slurm, got " + v);
+    }
+    launcher = v;
+    return this;
+  }
+
+  public org.ctrlab.server.jobs.SlurmLauncher.Settings slurm() {
+    return slurm;
+  }
+
+  /** What each Slurm job asks for (with the slurm launcher). */
+  public ServerOptions slurm(org.ctrlab.server.jobs.SlurmLauncher.Settings v) {
+    slurm = v;
+    return this;
   }
 
   /** Port of the Prometheus metrics endpoint (on the server's host); -1: none, 0: a free one. */

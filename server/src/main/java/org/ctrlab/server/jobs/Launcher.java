@@ -24,8 +24,13 @@ public interface Launcher extends AutoCloseable {
 
   /** A started worker. */
   interface Job {
-    /** Where it runs, e.g. "pid 4242 on gpu-box"; kept in the run record. */
+    /** Where it runs, e.g. "pid 4242 on gpu-box" or "slurm job 42"; kept in the run record. */
     String where();
+
+    /** The cluster's id of the job ("" for a local process); kept in the run record. */
+    default String jobId() {
+      return "";
+    }
 
     /** How it ended, or empty while it runs. Never blocks. */
     Optional<Exit> exit();
@@ -37,10 +42,16 @@ public interface Launcher extends AutoCloseable {
   Job launch(Spec spec) throws IOException;
 
   /**
-   * Makes sure no worker of an earlier server is still running this run (after that server was killed), stopping
-   * it if it is; the run record's {@link Run#getWorker()} says where its last attempt ran.
+   * The job an earlier server started for a run that is still RUNNING in the store, if this launcher follows it
+   * across server restarts (a cluster job: it goes on by itself). A local launcher instead stops any worker of the
+   * earlier server still alive and returns empty: the run goes back to the queue and resumes from its last epoch.
    */
-  void reap(Run run) throws IOException;
+  Optional<Job> adopt(Run run) throws IOException;
+
+  /** Whether jobs go on when the server stops (a cluster's) rather than being stopped with it (child processes). */
+  default boolean jobsOutliveTheServer() {
+    return false;
+  }
 
   @Override
   default void close() {}

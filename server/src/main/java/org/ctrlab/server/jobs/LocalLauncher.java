@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -29,13 +30,16 @@ public final class LocalLauncher implements Launcher {
   private final List<String> javaCommand;
   private final String classPath;
   private final List<String> workerArgs;
+  private final Map<String, String> env;
   private final String host;
 
   /**
    * @param jvmOptions options for each worker's JVM (heap size, say)
-   * @param workerArgs the worker's options shared by every run (store, data, configs)
+   * @param workerArgs the worker's options shared by every run (data, configs)
+   * @param env the worker's environment shared by every run (where the store is)
    */
-  public LocalLauncher(List<String> jvmOptions, List<String> workerArgs) {
+  public LocalLauncher(List<String> jvmOptions, List<String> workerArgs, Map<String, String> env) {
+    this.env = Map.copyOf(env);
     String java = ProcessHandle.current().info().command().orElse(
         Path.of(System.getProperty("java.home"), "bin", "java").toString());
     List<String> cmd = new ArrayList<>();
@@ -75,6 +79,7 @@ public final class LocalLauncher implements Launcher {
         .redirectOutput(ProcessBuilder.Redirect.appendTo(spec.log().toFile()))
         .redirectInput(ProcessBuilder.Redirect.PIPE);
     pb.environment().put("CLASSPATH", classPath);
+    pb.environment().putAll(env);
     pb.environment().putAll(spec.env());
     Process p = pb.start();
     return new LocalJob(p, "pid " + p.pid() + " on " + host);
@@ -115,7 +120,13 @@ public final class LocalLauncher implements Launcher {
   }
 
   @Override
-  public void reap(Run run) {
+  public Optional<Job> adopt(Run run) {
+    reap(run);
+    return Optional.empty();
+  }
+
+  /** Stops the worker of an earlier server still running this run, if there is one on this host. */
+  private void reap(Run run) {
     Matcher m = WHERE.matcher(run.getWorker());
     if (!m.matches() || !m.group(2).equals(host)) {
       return;

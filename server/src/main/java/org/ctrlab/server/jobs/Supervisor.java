@@ -64,7 +64,8 @@ public final class Supervisor implements AutoCloseable {
   private final Launcher launcher;
   private final Settings settings;
   private final Observer observer;
-  private final Slot[] slots;
+  /** The slots: settings.slots() of them, plus any for jobs an earlier server left running on a cluster. */
+  private final List<Slot> slots = new ArrayList<>();
   private final Thread loop;
   private volatile boolean stopping;
 
@@ -73,19 +74,36 @@ public final class Supervisor implements AutoCloseable {
     this.launcher = launcher;
     this.settings = settings;
     this.observer = observer;
-    this.slots = new Slot[settings.slots()];
-    for (int i = 0; i < slots.length; i++) {
-      slots[i] = new Slot(i);
+    for (int i = 0; i < settings.slots(); i++) {
+      slots.add(new Slot(i));
     }
     this.loop = new Thread(this::loop, "ctrlab-supervisor");
     this.loop.setDaemon(true);
   }
 
-  /** Hands runs a killed server left RUNNING back to the queue, then starts the loop. */
+  /**
+   * Takes up the runs an earlier server left RUNNING: a job that goes on by itself (on a cluster) is followed
+   * again; any other run goes back to the queue, first in line, to resume. Then starts the loop.
+   */
   public void start() throws SQLException, IOException {
     for (Run r : store.inState(RunState.RUNNING)) {
-      launcher.reap(r);
-      requeue(r.getRunId(), "the server stopped");
+      Optional<Launcher.Job> job = launcher.adopt(r);
+      if (job.isPresent()) {
+        synchronized (this) {
+          Slot s = slots.stream().filter(x -> x.runId == null).findFirst().orElseGet(() -> {
+            Slot extra = new Slot(slots.size());
+            slots.add(extra);
+            return extra;
+          });
+          s.runId = r.getRunId();
+          s.attempt = r.getAttempt();
+          s.job = job.get();
+        }
+        LOG.atInfo().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
+            .addKeyValue("worker", job.get().where()).log("run followed again after a server restart");
+      } else {
+        requeue(r.getRunId(), "the server stopped");
+      }
     }
     loop.start();
   }
@@ -96,7 +114,7 @@ public final class Supervisor implements AutoCloseable {
 
   public synchronized int busySlots() {
     int n = 0;
-    for (Slot s : slots) {
+    for (Slot s : List.copyOf(slots)) {
       n += s.runId != null ? 1 : 0;
     }
     return n;
@@ -128,7 +146,7 @@ public final class Supervisor implements AutoCloseable {
     if (stopping) {
       return;
     }
-    for (Slot s : slots) {
+    for (Slot s : List.copyOf(slots)) {
       if (s.job != null) {
         Optional<Launcher.Exit> exit = s.job.exit();
         if (exit.isPresent()) {
@@ -137,7 +155,7 @@ public final class Supervisor implements AutoCloseable {
       }
     }
     List<String> order = null;
-    for (Slot s : slots) {
+    for (Slot s : List.copyOf(slots)) {
       if (s.runId != null) {
         continue;
       }
@@ -162,7 +180,7 @@ public final class Supervisor implements AutoCloseable {
     long now = System.currentTimeMillis();
     String msg = attempt == 1 ? "running" : "running again (attempt " + attempt + ")";
     Optional<Run> started = store.update(runId, r -> r.getState() != RunState.QUEUED || r.getAttempt() != attempt - 1
-        ? null : r.toBuilder().setState(RunState.RUNNING).setAttempt(attempt).setQueuePosition(0)
+        ? null : r.toBuilder().setState(RunState.RUNNING).setAttempt(attempt).setClaim(0).setQueuePosition(0)
             .setStartedUnixMs(r.getStartedUnixMs() == 0 ? now : r.getStartedUnixMs()).setWorker("").build(),
         Worker.state(RunState.RUNNING, msg));
     if (started.isEmpty()) {
@@ -183,8 +201,9 @@ public final class Supervisor implements AutoCloseable {
       return;
     }
     String where = s.job.where();
-    store.update(run.getRunId(), r -> r.getAttempt() == s.attempt ? r.toBuilder().setWorker(where).build() : null)
-        .ifPresent(observer::changed);
+    String jobId = s.job.jobId();
+    store.update(run.getRunId(), r -> r.getAttempt() == s.attempt ? r.toBuilder().setWorker(where).setJobId(jobId)
+        .build() : null).ifPresent(observer::changed);
     LOG.atInfo().addKeyValue("run", run.getRunId()).addKeyValue("owner", run.getOwner())
         .addKeyValue("state", "RUNNING").addKeyValue("attempt", s.attempt).addKeyValue("slot", s.index)
         .addKeyValue("worker", where).log("run started");
@@ -229,7 +248,7 @@ public final class Supervisor implements AutoCloseable {
     int epochs = r.getEpochsCount();
     int attempt = s.attempt + 1;
     Optional<Run> again = store.update(runId, cur -> cur.getAttempt() != s.attempt ? null
-        : cur.toBuilder().setAttempt(attempt).setCrashes(crashes).setWorker("").build(),
+        : cur.toBuilder().setAttempt(attempt).setClaim(0).setCrashes(crashes).setWorker("").build(),
         Worker.log(String.format("worker attempt %d %s; attempt %d of %d resumes after epoch %d", s.attempt,
             exit.cause(), attempt, settings.maxAttempts(), epochs)));
     if (again.isPresent()) {
@@ -284,10 +303,13 @@ public final class Supervisor implements AutoCloseable {
         .setTotalSeconds(b.getStartedUnixMs() == 0 ? 0 : (now - b.getStartedUnixMs()) / 1e3).build();
   }
 
-  private static void free(Slot s) {
+  private void free(Slot s) {
     s.runId = null;
     s.job = null;
     s.attempt = 0;
+    if (s.index >= settings.slots()) {
+      slots.remove(s);
+    }
   }
 
   /**
@@ -314,7 +336,7 @@ public final class Supervisor implements AutoCloseable {
     if (r.getState() != RunState.RUNNING) {
       return Optional.of(r);
     }
-    for (Slot s : slots) {
+    for (Slot s : List.copyOf(slots)) {
       if (runId.equals(s.runId) && s.job != null) {
         s.job.kill();
       }
@@ -323,7 +345,7 @@ public final class Supervisor implements AutoCloseable {
     Optional<Run> done = store.update(runId, cur -> cur.getState() != RunState.RUNNING ? null
         : finished(cur.toBuilder().setCancelledBy(by), RunState.CANCELLED, msg),
         Worker.state(RunState.CANCELLED, msg));
-    for (Slot s : slots) {
+    for (Slot s : List.copyOf(slots)) {
       if (runId.equals(s.runId)) {
         free(s);
       }
@@ -351,15 +373,27 @@ public final class Supervisor implements AutoCloseable {
 
   /**
    * Stops: starts nothing more, kills every worker and hands its run back to the queue to resume first after a
-   * restart. Waits for nothing but the workers' deaths.
+   * restart (waiting for nothing but the workers' deaths); a cluster's jobs are left to go on, and the next server
+   * follows them again.
    */
   @Override
   public void close() {
     stopping = true;
     LockSupport.unpark(loop);
+    if (launcher.jobsOutliveTheServer()) {
+      try {
+        loop.join(2000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      LOG.atInfo().addKeyValue("jobs", busySlots()).log("leaving the cluster's jobs running; the next start follows"
+          + " them again");
+      launcher.close();
+      return;
+    }
     synchronized (this) {
       List<String> running = new ArrayList<>();
-      for (Slot s : slots) {
+      for (Slot s : List.copyOf(slots)) {
         if (s.job != null) {
           s.job.kill();
           running.add(s.runId);

@@ -61,6 +61,7 @@ public final class Worker {
   private final Path runDir;
   private final String runId;
   private final int attempt;
+  private int claim;
   private final int threads;
   private final String device;
 
@@ -89,8 +90,15 @@ public final class Worker {
     long t0 = System.nanoTime();
     Run run;
     try {
-      run = fenced(r -> r.toBuilder().setDevice(device).build(), log("worker " + ProcessHandle.current().pid()
-          + " started (attempt " + attempt + ", " + threads + " threads, " + device + ")"));
+      // Claim the run: a second start of the same attempt (a requeued cluster job) takes over from the first.
+      Optional<Run> claimed = store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt
+          ? null : r.toBuilder().setClaim(r.getClaim() + 1).setDevice(device).build());
+      if (claimed.isEmpty()) {
+        throw new StaleException(runId, attempt);
+      }
+      claim = claimed.get().getClaim();
+      run = fenced(r -> r, log("worker " + ProcessHandle.current().pid() + " on " + host() + " started (attempt "
+          + attempt + (claim > 1 ? ", start " + claim : "") + ", " + threads + " threads, " + device + ")"));
     } catch (StaleException e) {
       System.err.println("ctrlab worker: " + e.getMessage());
       return EXIT_STALE;
@@ -242,13 +250,21 @@ public final class Worker {
     }
   }
 
+  private static String host() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      return "localhost";
+    }
+  }
+
   /**
-   * Applies a change to the run and appends events, if the run is still RUNNING as this attempt; otherwise throws
-   * {@link StaleException} and writes nothing.
+   * Applies a change to the run and appends events, if the run is still RUNNING as this attempt and this process
+   * is its latest claimant; otherwise throws {@link StaleException} and writes nothing.
    */
   private Run fenced(UnaryOperator<Run> change, RunEvent... events) throws SQLException {
     Optional<Run> r = store.update(runId, cur -> cur.getState() != RunState.RUNNING || cur.getAttempt() != attempt
-        ? null : change.apply(cur), events);
+        || cur.getClaim() != claim ? null : change.apply(cur), events);
     if (r.isEmpty()) {
       throw new StaleException(runId, attempt);
     }

@@ -25,8 +25,14 @@ public final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "TensorFlow threads (default: all cores).")
   int threads = Runtime.getRuntime().availableProcessors();
 
-  @Option(names = "--run-dir", required = true, description = "The server's run folder (store and checkpoints).")
+  @Option(names = {"--run-dir", "--shared-dir"}, required = true,
+      description = "The server's run folder: checkpoints, logs, the prepared-dataset cache (and the SQLite store).")
   Path runDir;
+
+  @Option(names = "--store", description = "The run store: a PostgreSQL JDBC URL, or an SQLite file (default:"
+      + " $CTRLAB_STORE, else RUN_DIR/ctrlab.db). The server passes it in the environment, keeping passwords off"
+      + " command lines.")
+  String store;
 
   @Option(names = "--data-dir", required = true, description = "Folder with one sub-folder per dataset.")
   Path dataDir;
@@ -66,7 +72,14 @@ public final class WorkerCommand implements Callable<Integer> {
     Configs configs = configDir == null ? Configs.packaged() : Configs.from(configDir);
     DatasetRegistry registry = new DatasetRegistry(dataDir, configs.datasets(), datasets, allowDownload,
         cacheDir != null ? cacheDir : runDir.resolve("cache"));
-    try (RunStore store = RunStore.attach(runDir.resolve("ctrlab.db"))) {
+    String location = store != null ? store : System.getenv("CTRLAB_STORE") != null
+        && !System.getenv("CTRLAB_STORE").isEmpty() ? System.getenv("CTRLAB_STORE")
+        : runDir.resolve("ctrlab.db").toString();
+    if (!location.startsWith("jdbc:postgresql:") && !java.nio.file.Files.isRegularFile(Path.of(location))) {
+      System.err.println("ctrlab worker: no run store at " + location);
+      return Worker.EXIT_RUN_FAILED;
+    }
+    try (RunStore store = RunStore.attach(location)) {
       return new Worker(store, registry, runDir, runId, attempt, threads, Devices.describe()).run();
     }
   }

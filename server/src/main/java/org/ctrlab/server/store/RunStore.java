@@ -23,16 +23,23 @@ import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.Study;
 import org.flywaydb.core.Flyway;
 import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteDataSource;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
 
 /**
- * Run history in an embedded SQLite database, shared by the server and its worker processes: each run's record (a
- * {@link Run} message), its event log (numbered from 0, for WatchRun replay), binary artifacts such as gradient-norm
- * logs, studies and the live batch progress of running runs.
+ * Run history, shared by the server and its worker processes (on one box, or on the nodes of a cluster): each run's
+ * record (a {@link Run} message), its event log (numbered from 0, for WatchRun replay), binary artifacts such as
+ * gradient-norm logs, studies and the live batch progress of running runs. Two databases hold it, through the same
+ * SQL and a connection pool (HikariCP): an embedded SQLite file for one box (the default), or PostgreSQL for a
+ * cluster ({@code jdbc:postgresql://...}).
  *
- * <p>Writes are transactions that take the database's write lock at their start, so a read-modify-write by one
- * process can never interleave with another's; {@link #update} lets a writer check the record it is about to change
- * (a worker checks that the run is still its attempt's), which fences off stale writers. The schema is created and
- * migrated by Flyway (scripts in db/migration/sqlite) when the server opens the store; workers only open it.
+ * <p>Writes are transactions; a read-modify-write of a run ({@link #update}) and every event append first lock the
+ * run (SQLite: the write lock its transactions take at their start; PostgreSQL: the run's row, FOR UPDATE), so
+ * writers in different processes never interleave on one run, and event indices are never lost or repeated.
+ * {@link #update} lets a writer check the record it is about to change (a worker checks that the run is still its
+ * attempt's), which fences off stale writers. The schema is created and migrated by Flyway (db/migration/sqlite or
+ * db/migration/postgresql) when the server opens the store; workers only attach to it.
  */
 public final class RunStore implements AutoCloseable {
   /** Changes a run record; returning null leaves it unchanged and writes nothing. */
@@ -47,52 +54,121 @@ public final class RunStore implements AutoCloseable {
   /** A live batch-progress row. */
   public record Progress(String runId, int attempt, int epoch, int batch, int batches, long unixMs) {}
 
-  private final Connection db;
-
-  private RunStore(Connection db) {
-    this.db = db;
+  /** The database behind a store. */
+  public enum Dialect {
+    SQLITE,
+    POSTGRESQL
   }
 
-  /** Opens (creating or migrating the schema first) the store of a server. */
+  private final HikariDataSource pool;
+  private final Dialect dialect;
+  private final String where;
+
+  private RunStore(HikariDataSource pool, Dialect dialect, String where) {
+    this.pool = pool;
+    this.dialect = dialect;
+    this.where = where;
+  }
+
+  /** Opens (creating or migrating the schema first) the SQLite store of a server at a file. */
   public static RunStore open(Path file) throws SQLException {
-    String url = url(file);
-    migrate(url);
-    return new RunStore(connect(url));
+    return open(file.toString());
   }
 
-  /** Opens an existing store without touching its schema (a worker's view). */
+  /** Opens an existing SQLite store without touching its schema (a worker's view). */
   public static RunStore attach(Path file) throws SQLException {
     if (!Files.isRegularFile(file)) {
       throw new SQLException("no run store at " + file);
     }
-    return new RunStore(connect(url(file)));
+    return attach(file.toString());
   }
 
-  private static String url(Path file) throws SQLException {
+  /**
+   * Opens a store, creating or migrating its schema: {@code jdbc:postgresql://HOST:PORT/DB?user=...&password=...}
+   * (a {@code currentSchema} parameter names the schema, created if needed), or a path to an SQLite file.
+   */
+  public static RunStore open(String location) throws SQLException {
+    RunStore s = connect(location);
     try {
-      Files.createDirectories(file.toAbsolutePath().getParent());
-    } catch (java.io.IOException e) {
-      throw new SQLException("cannot create " + file.toAbsolutePath().getParent(), e);
+      s.migrate();
+    } catch (SQLException | RuntimeException e) {
+      s.close();
+      throw e;
     }
-    return "jdbc:sqlite:" + file.toAbsolutePath();
+    return s;
   }
 
-  private static void migrate(String url) throws SQLException {
+  /** Attaches to an existing store without touching its schema. */
+  public static RunStore attach(String location) throws SQLException {
+    return connect(location);
+  }
+
+  public Dialect dialect() {
+    return dialect;
+  }
+
+  private static RunStore connect(String location) throws SQLException {
+    HikariConfig hc = new HikariConfig();
+    hc.setPoolName("ctrlab-store");
+    hc.setConnectionTimeout(30_000);
+    Dialect d;
+    String where;
+    if (location.startsWith("jdbc:postgresql:")) {
+      d = Dialect.POSTGRESQL;
+      hc.setJdbcUrl(location);
+      hc.setMaximumPoolSize(8);
+      where = location.replaceAll("password=[^&]*", "password=***");
+    } else {
+      String file = location.startsWith("jdbc:sqlite:") ? location.substring("jdbc:sqlite:".length()) : location;
+      Path path = Path.of(file).toAbsolutePath();
+      try {
+        Files.createDirectories(path.getParent());
+      } catch (java.io.IOException e) {
+        throw new SQLException("cannot create " + path.getParent(), e);
+      }
+      SQLiteConfig c = new SQLiteConfig();
+      c.setJournalMode(SQLiteConfig.JournalMode.WAL);
+      c.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+      c.setBusyTimeout(30_000);
+      c.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+      SQLiteDataSource sds = new SQLiteDataSource(c);
+      sds.setUrl("jdbc:sqlite:" + path);
+      hc.setDataSource(sds);
+      hc.setMaximumPoolSize(4);
+      d = Dialect.SQLITE;
+      where = path.toString();
+    }
     try {
-      Flyway.configure().dataSource(url, null, null).locations("classpath:db/migration/sqlite")
-          .baselineOnMigrate(true).baselineVersion("1").load().migrate();
+      return new RunStore(new HikariDataSource(hc), d, where);
+    } catch (RuntimeException e) {
+      throw new SQLException("cannot open the run store " + (d == Dialect.POSTGRESQL
+          ? location.replaceAll("password=[^&]*", "password=***") : location) + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void migrate() throws SQLException {
+    try {
+      var f = Flyway.configure().dataSource(pool).baselineOnMigrate(true).baselineVersion("1")
+          .locations("classpath:db/migration/" + (dialect == Dialect.SQLITE ? "sqlite" : "postgresql"));
+      if (dialect == Dialect.POSTGRESQL) {
+        String schema = schemaOf(pool.getJdbcUrl());
+        if (schema != null) {
+          f = f.schemas(schema).createSchemas(true);
+        }
+      }
+      f.load().migrate();
     } catch (org.flywaydb.core.api.FlywayException e) {
-      throw new SQLException("cannot migrate the run store " + url + ": " + e.getMessage(), e);
+      throw new SQLException("cannot migrate the run store " + where + ": " + e.getMessage(), e);
     }
   }
 
-  private static Connection connect(String url) throws SQLException {
-    SQLiteConfig c = new SQLiteConfig();
-    c.setJournalMode(SQLiteConfig.JournalMode.WAL);
-    c.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
-    c.setBusyTimeout(30_000);
-    c.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
-    return c.createConnection(url);
+  private static String schemaOf(String url) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("[?&]currentSchema=([^&]+)").matcher(url);
+    return m.find() ? m.group(1) : null;
+  }
+
+  private Connection connection() throws SQLException {
+    return pool.getConnection();
   }
 
   @FunctionalInterface
@@ -100,8 +176,8 @@ public final class RunStore implements AutoCloseable {
     T run() throws SQLException;
   }
 
-  /** Runs body in one write transaction. */
-  private <T> T tx(Body<T> body) throws SQLException {
+  /** Runs body in one write transaction on a connection. */
+  private static <T> T tx(Connection db, Body<T> body) throws SQLException {
     db.setAutoCommit(false);
     try {
       T t = body.run();
@@ -115,44 +191,56 @@ public final class RunStore implements AutoCloseable {
     }
   }
 
+  /** Locks a run for the rest of the transaction (SQLite's transactions hold the whole database already). */
+  private void lock(Connection db, String runId) throws SQLException {
+    if (dialect == Dialect.POSTGRESQL) {
+      try (PreparedStatement p = db.prepareStatement("SELECT 1 FROM runs WHERE run_id = ? FOR UPDATE")) {
+        p.setString(1, runId);
+        p.executeQuery().close();
+      }
+    }
+  }
+
   /** Inserts runs (with their first events) and optionally the study they make up, all or nothing. */
-  public synchronized void insert(List<Run> runs, List<RunEvent> firstEvents, Study study) throws SQLException {
-    tx(() -> {
-      try (PreparedStatement p = db.prepareStatement("INSERT INTO runs (run_id, owner, state, created_ms, backbone,"
-          + " dataset, record, started_ms, finished_ms, priority, retired) VALUES (?,?,?,?,?,?,?,0,0,0,0)");
-          PreparedStatement tags = db.prepareStatement(
-              "INSERT INTO run_tags (run_id, tag) VALUES (?,?) ON CONFLICT DO NOTHING")) {
-        for (Run run : runs) {
-          p.setString(1, run.getRunId());
-          p.setString(2, run.getOwner());
-          p.setInt(3, run.getStateValue());
-          p.setLong(4, run.getCreatedUnixMs());
-          p.setString(5, run.getRequest().getBackbone());
-          p.setString(6, run.getRequest().getDataset());
-          p.setBytes(7, run.toByteArray());
-          p.executeUpdate();
-          for (String t : run.getRequest().getTagsList()) {
-            tags.setString(1, run.getRunId());
-            tags.setString(2, t);
-            tags.executeUpdate();
-          }
-          for (RunEvent e : firstEvents) {
-            append(run.getRunId(), e);
+  public void insert(List<Run> runs, List<RunEvent> firstEvents, Study study) throws SQLException {
+    try (Connection db = connection()) {
+      tx(db, () -> {
+        try (PreparedStatement p = db.prepareStatement("INSERT INTO runs (run_id, owner, state, created_ms, backbone,"
+            + " dataset, record, started_ms, finished_ms, priority, retired) VALUES (?,?,?,?,?,?,?,0,0,0,0)");
+            PreparedStatement tags = db.prepareStatement(
+                "INSERT INTO run_tags (run_id, tag) VALUES (?,?) ON CONFLICT DO NOTHING")) {
+          for (Run run : runs) {
+            p.setString(1, run.getRunId());
+            p.setString(2, run.getOwner());
+            p.setInt(3, run.getStateValue());
+            p.setLong(4, run.getCreatedUnixMs());
+            p.setString(5, run.getRequest().getBackbone());
+            p.setString(6, run.getRequest().getDataset());
+            p.setBytes(7, run.toByteArray());
+            p.executeUpdate();
+            for (String t : run.getRequest().getTagsList()) {
+              tags.setString(1, run.getRunId());
+              tags.setString(2, t);
+              tags.executeUpdate();
+            }
+            for (RunEvent e : firstEvents) {
+              append(db, run.getRunId(), e);
+            }
           }
         }
-      }
-      if (study != null) {
-        try (PreparedStatement p = db.prepareStatement(
-            "INSERT INTO studies (study_id, owner, created_ms, record) VALUES (?,?,?,?)")) {
-          p.setString(1, study.getStudyId());
-          p.setString(2, study.getOwner());
-          p.setLong(3, study.getCreatedUnixMs());
-          p.setBytes(4, study.toByteArray());
-          p.executeUpdate();
+        if (study != null) {
+          try (PreparedStatement p = db.prepareStatement(
+              "INSERT INTO studies (study_id, owner, created_ms, record) VALUES (?,?,?,?)")) {
+            p.setString(1, study.getStudyId());
+            p.setString(2, study.getOwner());
+            p.setLong(3, study.getCreatedUnixMs());
+            p.setBytes(4, study.toByteArray());
+            p.executeUpdate();
+          }
         }
-      }
-      return null;
-    });
+        return null;
+      });
+    }
   }
 
   public void insert(Run run, RunEvent... firstEvents) throws SQLException {
@@ -163,33 +251,38 @@ public final class RunStore implements AutoCloseable {
    * Reads a run, applies a change and appends events, in one transaction. Returns the record as stored, or empty
    * when the run does not exist or the change declined (nothing is written then, events included).
    */
-  public synchronized Optional<Run> update(String runId, Change change, RunEvent... events) throws SQLException {
-    return tx(() -> {
-      Optional<Run> cur = getUnlocked(runId);
-      if (cur.isEmpty()) {
-        return Optional.<Run>empty();
-      }
-      Run next = change.apply(cur.get());
-      if (next == null) {
-        return Optional.<Run>empty();
-      }
-      write(next);
-      for (RunEvent e : events) {
-        append(runId, e);
-      }
-      return Optional.of(next);
-    });
+  public Optional<Run> update(String runId, Change change, RunEvent... events) throws SQLException {
+    try (Connection db = connection()) {
+      return tx(db, () -> {
+        lock(db, runId);
+        Optional<Run> cur = getUnlocked(db, runId);
+        if (cur.isEmpty()) {
+          return Optional.<Run>empty();
+        }
+        Run next = change.apply(cur.get());
+        if (next == null) {
+          return Optional.<Run>empty();
+        }
+        write(db, next);
+        for (RunEvent e : events) {
+          append(db, runId, e);
+        }
+        return Optional.of(next);
+      });
+    }
   }
 
   /** Overwrites a run record. */
-  public synchronized void put(Run run) throws SQLException {
-    tx(() -> {
-      write(run);
-      return null;
-    });
+  public void put(Run run) throws SQLException {
+    try (Connection db = connection()) {
+      tx(db, () -> {
+        write(db, run);
+        return null;
+      });
+    }
   }
 
-  private void write(Run run) throws SQLException {
+  private void write(Connection db, Run run) throws SQLException {
     try (PreparedStatement p = db.prepareStatement("UPDATE runs SET state = ?, record = ?, started_ms = ?,"
         + " finished_ms = ?, retired = ?, priority = ? WHERE run_id = ?")) {
       p.setInt(1, run.getStateValue());
@@ -206,11 +299,13 @@ public final class RunStore implements AutoCloseable {
     }
   }
 
-  public synchronized Optional<Run> get(String runId) throws SQLException {
-    return getUnlocked(runId);
+  public Optional<Run> get(String runId) throws SQLException {
+    try (Connection db = connection()) {
+      return getUnlocked(db, runId);
+    }
   }
 
-  private Optional<Run> getUnlocked(String runId) throws SQLException {
+  private Optional<Run> getUnlocked(Connection db, String runId) throws SQLException {
     try (PreparedStatement p = db.prepareStatement("SELECT record FROM runs WHERE run_id = ?")) {
       p.setString(1, runId);
       try (ResultSet rs = p.executeQuery()) {
@@ -228,62 +323,64 @@ public final class RunStore implements AutoCloseable {
   }
 
   /** As {@link #list(ListRunsRequest, int)}, each record as {@code view} shows it (and measured so). */
-  public synchronized Page list(ListRunsRequest f, int maxBytes, java.util.function.UnaryOperator<Run> view)
+  public Page list(ListRunsRequest f, int maxBytes, java.util.function.UnaryOperator<Run> view)
       throws SQLException {
-    StringBuilder sql = new StringBuilder("SELECT record, created_ms, run_id FROM runs r WHERE 1=1");
-    List<Object> args = new ArrayList<>();
-    if (f.getStatesCount() > 0) {
-      sql.append(" AND state IN (").append("?,".repeat(f.getStatesCount() - 1)).append("?)");
-      f.getStatesList().forEach(s -> args.add(s.getNumber()));
-    }
-    if (!f.getBackbone().isEmpty()) {
-      sql.append(" AND backbone = ?");
-      args.add(f.getBackbone());
-    }
-    if (!f.getDataset().isEmpty()) {
-      sql.append(" AND dataset = ?");
-      args.add(f.getDataset());
-    }
-    if (!f.getOwner().isEmpty()) {
-      sql.append(" AND owner = ?");
-      args.add(f.getOwner());
-    }
-    if (!f.getTag().isEmpty()) {
-      sql.append(" AND EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)");
-      args.add(f.getTag());
-    }
-    if (!f.getPageToken().isEmpty()) {
-      Object[] after = decodeToken(f.getPageToken());
-      sql.append(" AND (created_ms < ? OR (created_ms = ? AND run_id < ?))");
-      args.add(after[0]);
-      args.add(after[0]);
-      args.add(after[1]);
-    }
-    int limit = f.getLimit() > 0 ? f.getLimit() : 100;
-    sql.append(" ORDER BY created_ms DESC, run_id DESC LIMIT ?");
-    args.add(limit + 1);
-    try (PreparedStatement p = db.prepareStatement(sql.toString())) {
-      bind(p, args);
-      List<Run> out = new ArrayList<>();
-      long bytes = 0;
-      String next = "";
-      try (ResultSet rs = p.executeQuery()) {
-        long lastCreated = 0;
-        String lastId = null;
-        while (rs.next()) {
-          Run run = view.apply(parse(rs.getBytes(1)));
-          int size = run.getSerializedSize();
-          if (out.size() == limit || (!out.isEmpty() && bytes + size > maxBytes)) {
-            next = encodeToken(lastCreated, lastId);
-            break;
-          }
-          out.add(run);
-          bytes += size;
-          lastCreated = rs.getLong(2);
-          lastId = rs.getString(3);
-        }
+    try (Connection db = connection()) {
+      StringBuilder sql = new StringBuilder("SELECT record, created_ms, run_id FROM runs r WHERE 1=1");
+      List<Object> args = new ArrayList<>();
+      if (f.getStatesCount() > 0) {
+        sql.append(" AND state IN (").append("?,".repeat(f.getStatesCount() - 1)).append("?)");
+        f.getStatesList().forEach(s -> args.add(s.getNumber()));
       }
-      return new Page(out, next);
+      if (!f.getBackbone().isEmpty()) {
+        sql.append(" AND backbone = ?");
+        args.add(f.getBackbone());
+      }
+      if (!f.getDataset().isEmpty()) {
+        sql.append(" AND dataset = ?");
+        args.add(f.getDataset());
+      }
+      if (!f.getOwner().isEmpty()) {
+        sql.append(" AND owner = ?");
+        args.add(f.getOwner());
+      }
+      if (!f.getTag().isEmpty()) {
+        sql.append(" AND EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)");
+        args.add(f.getTag());
+      }
+      if (!f.getPageToken().isEmpty()) {
+        Object[] after = decodeToken(f.getPageToken());
+        sql.append(" AND (created_ms < ? OR (created_ms = ? AND run_id < ?))");
+        args.add(after[0]);
+        args.add(after[0]);
+        args.add(after[1]);
+      }
+      int limit = f.getLimit() > 0 ? f.getLimit() : 100;
+      sql.append(" ORDER BY created_ms DESC, run_id DESC LIMIT ?");
+      args.add(limit + 1);
+      try (PreparedStatement p = db.prepareStatement(sql.toString())) {
+        bind(p, args);
+        List<Run> out = new ArrayList<>();
+        long bytes = 0;
+        String next = "";
+        try (ResultSet rs = p.executeQuery()) {
+          long lastCreated = 0;
+          String lastId = null;
+          while (rs.next()) {
+            Run run = view.apply(parse(rs.getBytes(1)));
+            int size = run.getSerializedSize();
+            if (out.size() == limit || (!out.isEmpty() && bytes + size > maxBytes)) {
+              next = encodeToken(lastCreated, lastId);
+              break;
+            }
+            out.add(run);
+            bytes += size;
+            lastCreated = rs.getLong(2);
+            lastId = rs.getString(3);
+          }
+        }
+        return new Page(out, next);
+      }
     }
   }
 
@@ -303,11 +400,13 @@ public final class RunStore implements AutoCloseable {
   }
 
   /** Runs in a state, oldest first. */
-  public synchronized List<Run> inState(RunState state) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement(
-        "SELECT record FROM runs WHERE state = ? ORDER BY created_ms ASC, run_id ASC")) {
-      p.setInt(1, state.getNumber());
-      return runs(p);
+  public List<Run> inState(RunState state) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement(
+          "SELECT record FROM runs WHERE state = ? ORDER BY created_ms ASC, run_id ASC")) {
+        p.setInt(1, state.getNumber());
+        return runs(p);
+      }
     }
   }
 
@@ -315,110 +414,129 @@ public final class RunStore implements AutoCloseable {
   public record Queued(String runId, String owner, long createdMs, boolean first) {}
 
   /** Every queued run, those that go first before the rest, each group oldest first. */
-  public synchronized List<Queued> queued() throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("SELECT run_id, owner, created_ms, priority FROM runs"
-        + " WHERE state = ? ORDER BY priority DESC, created_ms ASC, run_id ASC")) {
-      p.setInt(1, RunState.QUEUED_VALUE);
-      List<Queued> out = new ArrayList<>();
-      try (ResultSet rs = p.executeQuery()) {
+  public List<Queued> queued() throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement("SELECT run_id, owner, created_ms, priority FROM runs"
+          + " WHERE state = ? ORDER BY priority DESC, created_ms ASC, run_id ASC")) {
+        p.setInt(1, RunState.QUEUED_VALUE);
+        List<Queued> out = new ArrayList<>();
+        try (ResultSet rs = p.executeQuery()) {
+          while (rs.next()) {
+            out.add(new Queued(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getInt(4) != 0));
+          }
+        }
+        return out;
+      }
+    }
+  }
+
+  /** For each owner, when one of their runs last started (the fair queue serves the owner served longest ago). */
+  public Map<String, Long> lastStarted() throws SQLException {
+    try (Connection db = connection()) {
+      Map<String, Long> out = new HashMap<>();
+      try (Statement s = db.createStatement();
+          ResultSet rs = s.executeQuery("SELECT owner, MAX(started_ms) FROM runs GROUP BY owner")) {
         while (rs.next()) {
-          out.add(new Queued(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getInt(4) != 0));
+          out.put(rs.getString(1), rs.getLong(2));
         }
       }
       return out;
     }
   }
 
-  /** For each owner, when one of their runs last started (the fair queue serves the owner served longest ago). */
-  public synchronized Map<String, Long> lastStarted() throws SQLException {
-    Map<String, Long> out = new HashMap<>();
-    try (Statement s = db.createStatement();
-        ResultSet rs = s.executeQuery("SELECT owner, MAX(started_ms) FROM runs GROUP BY owner")) {
-      while (rs.next()) {
-        out.put(rs.getString(1), rs.getLong(2));
-      }
-    }
-    return out;
-  }
-
   /** Number of runs in each state. */
-  public synchronized Map<RunState, Integer> countByState() throws SQLException {
-    Map<RunState, Integer> out = new java.util.EnumMap<>(RunState.class);
-    try (Statement s = db.createStatement();
-        ResultSet rs = s.executeQuery("SELECT state, COUNT(*) FROM runs GROUP BY state")) {
-      while (rs.next()) {
-        RunState st = RunState.forNumber(rs.getInt(1));
-        if (st != null) {
-          out.put(st, rs.getInt(2));
+  public Map<RunState, Integer> countByState() throws SQLException {
+    try (Connection db = connection()) {
+      Map<RunState, Integer> out = new java.util.EnumMap<>(RunState.class);
+      try (Statement s = db.createStatement();
+          ResultSet rs = s.executeQuery("SELECT state, COUNT(*) FROM runs GROUP BY state")) {
+        while (rs.next()) {
+          RunState st = RunState.forNumber(rs.getInt(1));
+          if (st != null) {
+            out.put(st, rs.getInt(2));
+          }
         }
       }
+      return out;
     }
-    return out;
   }
 
   /** Number of queued runs of each owner that has any. */
-  public synchronized Map<String, Integer> queuedByOwner() throws SQLException {
-    Map<String, Integer> out = new java.util.TreeMap<>();
-    try (PreparedStatement p = db.prepareStatement("SELECT owner, COUNT(*) FROM runs WHERE state = ? GROUP BY owner")) {
-      p.setInt(1, RunState.QUEUED_VALUE);
-      try (ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          out.put(rs.getString(1), rs.getInt(2));
+  public Map<String, Integer> queuedByOwner() throws SQLException {
+    try (Connection db = connection()) {
+      Map<String, Integer> out = new java.util.TreeMap<>();
+      try (PreparedStatement p = db.prepareStatement("SELECT owner, COUNT(*) FROM runs WHERE state = ? GROUP BY owner")) {
+        p.setInt(1, RunState.QUEUED_VALUE);
+        try (ResultSet rs = p.executeQuery()) {
+          while (rs.next()) {
+            out.put(rs.getString(1), rs.getInt(2));
+          }
         }
       }
+      return out;
     }
-    return out;
   }
 
   /** Queued runs of an owner. */
-  public synchronized int queuedCount(String owner) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("SELECT COUNT(*) FROM runs WHERE owner = ? AND state = ?")) {
-      p.setString(1, owner);
-      p.setInt(2, RunState.QUEUED_VALUE);
-      try (ResultSet rs = p.executeQuery()) {
-        rs.next();
-        return rs.getInt(1);
+  public int queuedCount(String owner) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement("SELECT COUNT(*) FROM runs WHERE owner = ? AND state = ?")) {
+        p.setString(1, owner);
+        p.setInt(2, RunState.QUEUED_VALUE);
+        try (ResultSet rs = p.executeQuery()) {
+          rs.next();
+          return rs.getInt(1);
+        }
       }
     }
   }
 
   /** Ids of an owner's runs in the given states that carry a tag. */
-  public synchronized List<String> withTag(String owner, String tag, Collection<RunState> states)
+  public List<String> withTag(String owner, String tag, Collection<RunState> states)
       throws SQLException {
-    StringBuilder sql = new StringBuilder("SELECT r.run_id FROM runs r JOIN run_tags t ON t.run_id = r.run_id"
-        + " WHERE t.tag = ? AND r.owner = ? AND r.state IN (");
-    sql.append("?,".repeat(states.size() - 1)).append("?) ORDER BY r.created_ms, r.run_id");
-    List<Object> args = new ArrayList<>(List.of(tag, owner));
-    states.forEach(s -> args.add(s.getNumber()));
-    try (PreparedStatement p = db.prepareStatement(sql.toString())) {
-      bind(p, args);
-      List<String> out = new ArrayList<>();
-      try (ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          out.add(rs.getString(1));
+    try (Connection db = connection()) {
+      StringBuilder sql = new StringBuilder("SELECT r.run_id FROM runs r JOIN run_tags t ON t.run_id = r.run_id"
+          + " WHERE t.tag = ? AND r.owner = ? AND r.state IN (");
+      sql.append("?,".repeat(states.size() - 1)).append("?) ORDER BY r.created_ms, r.run_id");
+      List<Object> args = new ArrayList<>(List.of(tag, owner));
+      states.forEach(s -> args.add(s.getNumber()));
+      try (PreparedStatement p = db.prepareStatement(sql.toString())) {
+        bind(p, args);
+        List<String> out = new ArrayList<>();
+        try (ResultSet rs = p.executeQuery()) {
+          while (rs.next()) {
+            out.add(rs.getString(1));
+          }
         }
+        return out;
       }
-      return out;
     }
   }
 
   /** Finished runs whose files are still kept, oldest finished first. */
-  public synchronized List<Run> finishedWithFiles() throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("SELECT record FROM runs WHERE state IN (?,?,?) AND retired = 0"
-        + " ORDER BY finished_ms ASC, run_id ASC")) {
-      p.setInt(1, RunState.SUCCEEDED_VALUE);
-      p.setInt(2, RunState.FAILED_VALUE);
-      p.setInt(3, RunState.CANCELLED_VALUE);
-      return runs(p);
+  public List<Run> finishedWithFiles() throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement("SELECT record FROM runs WHERE state IN (?,?,?) AND retired = 0"
+          + " ORDER BY finished_ms ASC, run_id ASC")) {
+        p.setInt(1, RunState.SUCCEEDED_VALUE);
+        p.setInt(2, RunState.FAILED_VALUE);
+        p.setInt(3, RunState.CANCELLED_VALUE);
+        return runs(p);
+      }
     }
   }
 
   /** Appends an event with the next index of its run and returns it as stored. */
-  public synchronized RunEvent appendEvent(String runId, RunEvent e) throws SQLException {
-    return tx(() -> append(runId, e));
+  public RunEvent appendEvent(String runId, RunEvent e) throws SQLException {
+    try (Connection db = connection()) {
+      return tx(db, () -> {
+        lock(db, runId);
+        return append(db, runId, e);
+      });
+    }
   }
 
-  private RunEvent append(String runId, RunEvent e) throws SQLException {
+  private RunEvent append(Connection db, String runId, RunEvent e) throws SQLException {
     long next;
     try (PreparedStatement p = db.prepareStatement("SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE run_id = ?")) {
       p.setString(1, runId);
@@ -439,21 +557,23 @@ public final class RunStore implements AutoCloseable {
   }
 
   /** A run's stored events from an index on, at most limit of them. */
-  public synchronized List<RunEvent> events(String runId, long from, int limit) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement(
-        "SELECT event FROM events WHERE run_id = ? AND idx >= ? ORDER BY idx LIMIT ?")) {
-      p.setString(1, runId);
-      p.setLong(2, from);
-      p.setInt(3, limit);
-      List<RunEvent> out = new ArrayList<>();
-      try (ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          out.add(RunEvent.parseFrom(rs.getBytes(1)));
+  public List<RunEvent> events(String runId, long from, int limit) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement(
+          "SELECT event FROM events WHERE run_id = ? AND idx >= ? ORDER BY idx LIMIT ?")) {
+        p.setString(1, runId);
+        p.setLong(2, from);
+        p.setInt(3, limit);
+        List<RunEvent> out = new ArrayList<>();
+        try (ResultSet rs = p.executeQuery()) {
+          while (rs.next()) {
+            out.add(RunEvent.parseFrom(rs.getBytes(1)));
+          }
+        } catch (InvalidProtocolBufferException ex) {
+          throw new SQLException("corrupt event of run " + runId, ex);
         }
-      } catch (InvalidProtocolBufferException ex) {
-        throw new SQLException("corrupt event of run " + runId, ex);
+        return out;
       }
-      return out;
     }
   }
 
@@ -462,87 +582,101 @@ public final class RunStore implements AutoCloseable {
   }
 
   /** Records a running run's position inside an epoch (live only; one row per run, overwritten). */
-  public synchronized void putProgress(Progress pr) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("INSERT INTO progress (run_id, attempt, epoch, batch, batches,"
-        + " unix_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (run_id) DO UPDATE SET attempt = excluded.attempt,"
-        + " epoch = excluded.epoch, batch = excluded.batch, batches = excluded.batches, unix_ms = excluded.unix_ms")) {
-      p.setString(1, pr.runId());
-      p.setInt(2, pr.attempt());
-      p.setInt(3, pr.epoch());
-      p.setInt(4, pr.batch());
-      p.setInt(5, pr.batches());
-      p.setLong(6, pr.unixMs());
-      p.executeUpdate();
-    }
-  }
-
-  public synchronized Optional<Progress> progress(String runId) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement(
-        "SELECT attempt, epoch, batch, batches, unix_ms FROM progress WHERE run_id = ?")) {
-      p.setString(1, runId);
-      try (ResultSet rs = p.executeQuery()) {
-        return rs.next() ? Optional.of(new Progress(runId, rs.getInt(1), rs.getInt(2), rs.getInt(3), rs.getInt(4),
-            rs.getLong(5))) : Optional.empty();
+  public void putProgress(Progress pr) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement("INSERT INTO progress (run_id, attempt, epoch, batch, batches,"
+          + " unix_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (run_id) DO UPDATE SET attempt = excluded.attempt,"
+          + " epoch = excluded.epoch, batch = excluded.batch, batches = excluded.batches, unix_ms = excluded.unix_ms")) {
+        p.setString(1, pr.runId());
+        p.setInt(2, pr.attempt());
+        p.setInt(3, pr.epoch());
+        p.setInt(4, pr.batch());
+        p.setInt(5, pr.batches());
+        p.setLong(6, pr.unixMs());
+        p.executeUpdate();
       }
     }
   }
 
-  public synchronized void putArtifact(String runId, String name, byte[] data) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("INSERT INTO artifacts (run_id, name, data) VALUES (?,?,?)"
-        + " ON CONFLICT (run_id, name) DO UPDATE SET data = excluded.data")) {
-      p.setString(1, runId);
-      p.setString(2, name);
-      p.setBytes(3, data);
-      p.executeUpdate();
+  public Optional<Progress> progress(String runId) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement(
+          "SELECT attempt, epoch, batch, batches, unix_ms FROM progress WHERE run_id = ?")) {
+        p.setString(1, runId);
+        try (ResultSet rs = p.executeQuery()) {
+          return rs.next() ? Optional.of(new Progress(runId, rs.getInt(1), rs.getInt(2), rs.getInt(3), rs.getInt(4),
+              rs.getLong(5))) : Optional.empty();
+        }
+      }
     }
   }
 
-  public synchronized Optional<byte[]> artifact(String runId, String name) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("SELECT data FROM artifacts WHERE run_id = ? AND name = ?")) {
-      p.setString(1, runId);
-      p.setString(2, name);
-      try (ResultSet rs = p.executeQuery()) {
-        return rs.next() ? Optional.of(rs.getBytes(1)) : Optional.empty();
+  public void putArtifact(String runId, String name, byte[] data) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement("INSERT INTO artifacts (run_id, name, data) VALUES (?,?,?)"
+          + " ON CONFLICT (run_id, name) DO UPDATE SET data = excluded.data")) {
+        p.setString(1, runId);
+        p.setString(2, name);
+        p.setBytes(3, data);
+        p.executeUpdate();
+      }
+    }
+  }
+
+  public Optional<byte[]> artifact(String runId, String name) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement("SELECT data FROM artifacts WHERE run_id = ? AND name = ?")) {
+        p.setString(1, runId);
+        p.setString(2, name);
+        try (ResultSet rs = p.executeQuery()) {
+          return rs.next() ? Optional.of(rs.getBytes(1)) : Optional.empty();
+        }
       }
     }
   }
 
   /** Removes a run with its tags, events, artifacts and progress. Returns whether it existed. */
-  public synchronized boolean delete(String runId) throws SQLException {
-    return tx(() -> {
-      for (String t : List.of("run_tags", "events", "artifacts", "progress")) {
-        try (PreparedStatement p = db.prepareStatement("DELETE FROM " + t + " WHERE run_id = ?")) {
-          p.setString(1, runId);
-          p.executeUpdate();
+  public boolean delete(String runId) throws SQLException {
+    try (Connection db = connection()) {
+      return tx(db, () -> {
+        for (String t : List.of("run_tags", "events", "artifacts", "progress")) {
+          try (PreparedStatement p = db.prepareStatement("DELETE FROM " + t + " WHERE run_id = ?")) {
+            p.setString(1, runId);
+            p.executeUpdate();
+          }
         }
-      }
-      try (PreparedStatement p = db.prepareStatement("DELETE FROM runs WHERE run_id = ?")) {
-        p.setString(1, runId);
-        return p.executeUpdate() == 1;
-      }
-    });
+        try (PreparedStatement p = db.prepareStatement("DELETE FROM runs WHERE run_id = ?")) {
+          p.setString(1, runId);
+          return p.executeUpdate() == 1;
+        }
+      });
+    }
   }
 
-  public synchronized Optional<Study> study(String id) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement("SELECT record FROM studies WHERE study_id = ?")) {
-      p.setString(1, id);
-      try (ResultSet rs = p.executeQuery()) {
-        return rs.next() ? Optional.of(parseStudy(rs.getBytes(1))) : Optional.empty();
+  public Optional<Study> study(String id) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement("SELECT record FROM studies WHERE study_id = ?")) {
+        p.setString(1, id);
+        try (ResultSet rs = p.executeQuery()) {
+          return rs.next() ? Optional.of(parseStudy(rs.getBytes(1))) : Optional.empty();
+        }
       }
     }
   }
 
-  public synchronized List<Study> studies(int limit) throws SQLException {
-    try (PreparedStatement p = db.prepareStatement(
-        "SELECT record FROM studies ORDER BY created_ms DESC, study_id DESC LIMIT ?")) {
-      p.setInt(1, limit);
-      List<Study> out = new ArrayList<>();
-      try (ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          out.add(parseStudy(rs.getBytes(1)));
+  public List<Study> studies(int limit) throws SQLException {
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement(
+          "SELECT record FROM studies ORDER BY created_ms DESC, study_id DESC LIMIT ?")) {
+        p.setInt(1, limit);
+        List<Study> out = new ArrayList<>();
+        try (ResultSet rs = p.executeQuery()) {
+          while (rs.next()) {
+            out.add(parseStudy(rs.getBytes(1)));
+          }
         }
+        return out;
       }
-      return out;
     }
   }
 
@@ -550,24 +684,29 @@ public final class RunStore implements AutoCloseable {
    * Gives the space of deleted rows back to the file system when more than {@code fraction} of the database's pages
    * are free. Returns whether it did.
    */
-  public synchronized boolean compactIfFragmented(double fraction) throws SQLException {
-    try (Statement s = db.createStatement()) {
-      long free;
-      long pages;
-      try (ResultSet rs = s.executeQuery("PRAGMA freelist_count")) {
-        rs.next();
-        free = rs.getLong(1);
+  public boolean compactIfFragmented(double fraction) throws SQLException {
+    if (dialect == Dialect.POSTGRESQL) {
+      return false; // PostgreSQL's autovacuum gives dead rows' space back
+    }
+    try (Connection db = connection()) {
+      try (Statement s = db.createStatement()) {
+        long free;
+        long pages;
+        try (ResultSet rs = s.executeQuery("PRAGMA freelist_count")) {
+          rs.next();
+          free = rs.getLong(1);
+        }
+        try (ResultSet rs = s.executeQuery("PRAGMA page_count")) {
+          rs.next();
+          pages = rs.getLong(1);
+        }
+        if (pages == 0 || free <= fraction * pages) {
+          return false;
+        }
+        s.execute("VACUUM");
+        s.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+        return true;
       }
-      try (ResultSet rs = s.executeQuery("PRAGMA page_count")) {
-        rs.next();
-        pages = rs.getLong(1);
-      }
-      if (pages == 0 || free <= fraction * pages) {
-        return false;
-      }
-      s.execute("VACUUM");
-      s.execute("PRAGMA wal_checkpoint(TRUNCATE)");
-      return true;
     }
   }
 
@@ -604,7 +743,7 @@ public final class RunStore implements AutoCloseable {
   }
 
   @Override
-  public synchronized void close() throws SQLException {
-    db.close();
+  public void close() throws SQLException {
+    pool.close();
   }
 }

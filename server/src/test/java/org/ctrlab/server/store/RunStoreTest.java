@@ -1,9 +1,9 @@
 package org.ctrlab.server.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -11,6 +11,8 @@ import java.sql.PreparedStatement;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -18,53 +20,43 @@ import org.ctrlab.api.v1.ListRunsRequest;
 import org.ctrlab.api.v1.Run;
 import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.Study;
 import org.ctrlab.api.v1.TrainRequest;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The run store: its schema migrations, and writers on separate connections (server and workers). */
+/**
+ * The run store's suite, passed by both databases: SQLite (a file) and PostgreSQL (the server that
+ * scripts/start-services.sh starts; each test in a schema of its own).
+ */
 class RunStoreTest {
   @TempDir
   Path tmp;
+
+  /** Where a store of a kind lives for one test. */
+  String location(String kind) {
+    if (kind.equals("sqlite")) {
+      return tmp.resolve("ctrlab.db").toString();
+    }
+    String url = System.getenv("CTRLAB_TEST_PG_URL");
+    Assumptions.assumeTrue(url != null && !url.isEmpty(), "SKIPPED: the PostgreSQL store tests need a server:"
+        + " CTRLAB_TEST_PG_URL is not set (./run.sh test starts one with scripts/start-services.sh)");
+    return url + (url.contains("?") ? "&" : "?") + "currentSchema=t" + UUID.randomUUID().toString().replace("-", "");
+  }
 
   static Run run(String id, String owner, long created) {
     return Run.newBuilder().setRunId(id).setOwner(owner).setState(RunState.QUEUED).setCreatedUnixMs(created)
         .setRequest(TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2").addTags("t")).build();
   }
 
-  @Test
-  void aDatabaseOfTheFirstReleaseIsMigratedInPlace() throws Exception {
-    Path file = tmp.resolve("ctrlab.db");
-    Run old = run("0000000000aa", "alice", 5).toBuilder().setState(RunState.SUCCEEDED).build();
-    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file); Statement s = c.createStatement()) {
-      // The 0.1 schema, as that release created it (no migration history).
-      s.executeUpdate(new String(getClass().getResourceAsStream("/db/migration/sqlite/V1__runs.sql").readAllBytes()));
-      try (PreparedStatement p = c.prepareStatement("INSERT INTO runs VALUES (?,?,?,?,?,?,?)")) {
-        p.setString(1, old.getRunId());
-        p.setString(2, "alice");
-        p.setInt(3, old.getStateValue());
-        p.setLong(4, 5);
-        p.setString(5, "DCNV2");
-        p.setString(6, "synthetic");
-        p.setBytes(7, old.toByteArray());
-        p.executeUpdate();
-      }
-    }
-    try (RunStore store = RunStore.open(file)) {
-      assertEquals(old, store.get(old.getRunId()).orElseThrow());
-      assertEquals(List.of(old), store.list(ListRunsRequest.getDefaultInstance(), 1 << 20).runs());
-      store.insert(run("0000000000bb", "bob", 6), RunEvent.newBuilder().setLog("queued").build());
-      assertEquals(1, store.queued().size());
-    }
-    try (RunStore again = RunStore.open(file)) {
-      assertEquals(2, again.list(ListRunsRequest.getDefaultInstance(), 1 << 20).runs().size(), "migrates once");
-    }
-  }
-
-  @Test
-  void writersOnTwoConnectionsNeitherLoseNorDuplicateEvents() throws Exception {
-    Path file = tmp.resolve("ctrlab.db");
-    try (RunStore server = RunStore.open(file); RunStore worker = RunStore.attach(file)) {
+  @ParameterizedTest
+  @ValueSource(strings = {"sqlite", "postgresql"})
+  void writersOnTwoConnectionsNeitherLoseNorDuplicateEvents(String kind) throws Exception {
+    String loc = location(kind);
+    try (RunStore server = RunStore.open(loc); RunStore worker = RunStore.attach(loc)) {
       server.insert(run("0000000000cc", "alice", 1));
       ExecutorService pool = Executors.newFixedThreadPool(4);
       List<Future<?>> done = new ArrayList<>();
@@ -98,14 +90,118 @@ class RunStoreTest {
     }
   }
 
-  @Test
-  void aChangeThatDeclinesWritesNothing() throws Exception {
-    try (RunStore s = RunStore.open(tmp.resolve("ctrlab.db"))) {
+  @ParameterizedTest
+  @ValueSource(strings = {"sqlite", "postgresql"})
+  void aChangeThatDeclinesWritesNothing(String kind) throws Exception {
+    try (RunStore s = RunStore.open(location(kind))) {
       s.insert(run("0000000000dd", "alice", 1));
       assertTrue(s.update("0000000000dd", r -> null, RunEvent.newBuilder().setLog("x").build()).isEmpty());
       assertTrue(s.events("0000000000dd", 0).isEmpty());
       assertTrue(s.update("0123456789ab", r -> r).isEmpty(), "no such run");
-      assertTrue(Files.exists(tmp.resolve("ctrlab.db")));
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"sqlite", "postgresql"})
+  void queueListingsAndCountsAgree(String kind) throws Exception {
+    try (RunStore s = RunStore.open(location(kind))) {
+      s.insert(run("00000000000a", "alice", 10), RunEvent.newBuilder().setLog("queued").build());
+      s.insert(run("00000000000b", "bob", 20));
+      s.insert(run("00000000000c", "alice", 30));
+      // alice's first starts; it was running when a server stopped: back in the queue, first in line.
+      s.update("00000000000a", r -> r.toBuilder().setState(RunState.RUNNING).setAttempt(1).setStartedUnixMs(40)
+          .build());
+      assertEquals(Map.of("alice", 40L, "bob", 0L), s.lastStarted());
+      assertEquals(List.of("00000000000b", "00000000000c"), s.queued().stream().map(RunStore.Queued::runId)
+          .toList());
+      s.update("00000000000a", r -> r.toBuilder().setState(RunState.QUEUED).build());
+      List<RunStore.Queued> q = s.queued();
+      assertEquals("00000000000a", q.get(0).runId());
+      assertTrue(q.get(0).first());
+      assertEquals(Map.of("alice", 2, "bob", 1), s.queuedByOwner());
+      assertEquals(2, s.queuedCount("alice"));
+      assertEquals(Map.of(RunState.QUEUED, 3), s.countByState());
+      assertEquals(List.of("00000000000a", "00000000000c"), s.withTag("alice", "t", List.of(RunState.QUEUED)));
+      // Pages: newest first, two at a time, every run once.
+      RunStore.Page p1 = s.list(ListRunsRequest.newBuilder().setLimit(2).build(), 1 << 20);
+      assertEquals(List.of("00000000000c", "00000000000b"), p1.runs().stream().map(Run::getRunId).toList());
+      RunStore.Page p2 = s.list(ListRunsRequest.newBuilder().setLimit(2).setPageToken(p1.nextPageToken()).build(),
+          1 << 20);
+      assertEquals(List.of("00000000000a"), p2.runs().stream().map(Run::getRunId).toList());
+      assertEquals("", p2.nextPageToken());
+      assertEquals(1, s.list(ListRunsRequest.newBuilder().setTag("t").setOwner("bob").build(), 1 << 20).runs()
+          .size());
+      assertEquals(3, s.list(ListRunsRequest.newBuilder().addStates(RunState.QUEUED).setLimit(10).build(), 1 << 20)
+          .runs().size());
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"sqlite", "postgresql"})
+  void progressArtifactsStudiesAndDeletion(String kind) throws Exception {
+    try (RunStore s = RunStore.open(location(kind))) {
+      Run r = run("0000000000ee", "alice", 1);
+      Study st = Study.newBuilder().setStudyId("0000000000ff").setOwner("alice").setCreatedUnixMs(2)
+          .setName("grid").build();
+      s.insert(List.of(r), List.of(RunEvent.newBuilder().setLog("queued").build()), st);
+      assertEquals("grid", s.study("0000000000ff").orElseThrow().getName());
+      assertEquals(1, s.studies(10).size());
+      s.putProgress(new RunStore.Progress("0000000000ee", 1, 2, 3, 4, 5));
+      s.putProgress(new RunStore.Progress("0000000000ee", 1, 2, 4, 4, 6));
+      assertEquals(new RunStore.Progress("0000000000ee", 1, 2, 4, 4, 6), s.progress("0000000000ee").orElseThrow());
+      s.putArtifact("0000000000ee", "inspect", new byte[] {1, 2, 3});
+      s.putArtifact("0000000000ee", "inspect", new byte[] {4});
+      assertEquals(1, s.artifact("0000000000ee", "inspect").orElseThrow().length);
+      assertTrue(s.delete("0000000000ee"));
+      assertFalse(s.delete("0000000000ee"));
+      assertTrue(s.get("0000000000ee").isEmpty());
+      assertTrue(s.events("0000000000ee", 0).isEmpty());
+      assertTrue(s.artifact("0000000000ee", "inspect").isEmpty());
+      assertTrue(s.progress("0000000000ee").isEmpty());
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"sqlite", "postgresql"})
+  void openingTwiceMigratesOnce(String kind) throws Exception {
+    String loc = location(kind);
+    try (RunStore s = RunStore.open(loc)) {
+      s.insert(run("0000000000aa", "alice", 1));
+    }
+    try (RunStore again = RunStore.open(loc)) {
+      assertEquals(1, again.list(ListRunsRequest.getDefaultInstance(), 1 << 20).runs().size());
+      assertEquals(kind.equals("sqlite") ? RunStore.Dialect.SQLITE : RunStore.Dialect.POSTGRESQL, again.dialect());
+    }
+  }
+
+  @Test
+  void aDatabaseOfTheFirstReleaseIsMigratedInPlace() throws Exception {
+    Path file = tmp.resolve("ctrlab.db");
+    Run old = run("0000000000aa", "alice", 5).toBuilder().setState(RunState.SUCCEEDED).build();
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file); Statement s = c.createStatement()) {
+      // The 0.1 schema, as that release created it (no migration history).
+      for (String sql : new String(getClass().getResourceAsStream("/db/migration/sqlite/V1__runs.sql")
+          .readAllBytes()).replaceAll("(?m)^--.*$", "").split(";")) {
+        if (!sql.isBlank()) {
+          s.executeUpdate(sql);
+        }
+      }
+      try (PreparedStatement p = c.prepareStatement("INSERT INTO runs VALUES (?,?,?,?,?,?,?)")) {
+        p.setString(1, old.getRunId());
+        p.setString(2, "alice");
+        p.setInt(3, old.getStateValue());
+        p.setLong(4, 5);
+        p.setString(5, "DCNV2");
+        p.setString(6, "synthetic");
+        p.setBytes(7, old.toByteArray());
+        p.executeUpdate();
+      }
+    }
+    try (RunStore store = RunStore.open(file)) {
+      assertEquals(old, store.get(old.getRunId()).orElseThrow());
+      assertEquals(List.of(old), store.list(ListRunsRequest.getDefaultInstance(), 1 << 20).runs());
+      store.insert(run("0000000000bb", "bob", 6), RunEvent.newBuilder().setLog("queued").build());
+      assertEquals(1, store.queued().size());
     }
   }
 }

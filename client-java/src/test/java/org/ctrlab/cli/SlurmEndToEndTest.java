@@ -1,0 +1,235 @@
+package org.ctrlab.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.ctrlab.api.v1.CtrlabGrpc;
+import org.ctrlab.api.v1.GetRunRequest;
+import org.ctrlab.api.v1.NumberList;
+import org.ctrlab.api.v1.ParamValue;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.TrainRequest;
+import org.ctrlab.api.v1.WatchRunRequest;
+import org.ctrlab.server.CtrlabServer;
+import org.ctrlab.server.ServerOptions;
+import org.ctrlab.server.auth.TokenFile;
+import org.ctrlab.server.data.SyntheticData;
+import org.ctrlab.server.jobs.SlurmLauncher;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The server with --launcher slurm and a PostgreSQL store, against the real single-node Slurm and PostgreSQL that
+ * scripts/start-services.sh starts: two users' runs go through sbatch and succeed, a run cancelled from the CLI
+ * leaves Slurm's queue, a run whose job process is killed is started again and resumes, a job goes on while the
+ * server is stopped and the next server follows it, and a job Slurm refuses fails with Slurm's message.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SlurmEndToEndTest {
+  @TempDir
+  static Path tmp;
+
+  static String store;
+  static String alice;
+  static String bob;
+  static CtrlabServer server;
+  static ManagedChannel channel;
+
+  static ServerOptions options() {
+    return new ServerOptions().port(0).dataDir(tmp.resolve("data")).runDir(tmp.resolve("shared")).store(store)
+        .tokens(tmp.resolve("tokens.txt")).launcher("slurm").slots(2).threads(1).allowDownload(false)
+        .slurm(new SlurmLauncher.Settings(null, 1, 0, null, null, null, List.of(), null, Duration.ofMillis(500)));
+  }
+
+  @BeforeAll
+  static void start() throws Exception {
+    String pg = System.getenv("CTRLAB_TEST_PG_URL");
+    Assumptions.assumeTrue("1".equals(System.getenv("CTRLAB_TEST_SLURM")) && pg != null, "SKIPPED: the Slurm"
+        + " end-to-end test needs a running Slurm and PostgreSQL: CTRLAB_TEST_SLURM and CTRLAB_TEST_PG_URL are not"
+        + " set (./run.sh test starts both with scripts/start-services.sh)");
+    store = pg + "&currentSchema=e2e" + UUID.randomUUID().toString().replace("-", "");
+    new SyntheticData(3000, 500, 20, 30, 4).write(tmp.resolve("data").resolve("synthetic"));
+    alice = TokenFile.add(tmp.resolve("tokens.txt"), "alice", false);
+    bob = TokenFile.add(tmp.resolve("tokens.txt"), "bob", false);
+    startServer();
+  }
+
+  static void startServer() throws Exception {
+    server = new CtrlabServer(options()).start();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+  }
+
+  static void stopServer() throws Exception {
+    channel.shutdownNow();
+    server.close();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (server != null) {
+      stopServer();
+    }
+  }
+
+  static CtrlabGrpc.CtrlabBlockingStub as(String token) {
+    Metadata m = new Metadata();
+    m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    return CtrlabGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(m));
+  }
+
+  static TrainRequest run(int epochs, int hidden) {
+    return TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2").setMaxEpochs(epochs)
+        .setPatience(100).setBatchSize(256).setEmbeddingSize(8).putHyperparameters("mlp_hidden_size",
+            ParamValue.newBuilder().setList(NumberList.newBuilder().addValues(hidden).addValues(hidden)).build())
+        .build();
+  }
+
+  static Run get(String id) {
+    return as(alice).getRun(GetRunRequest.newBuilder().setRunId(id).build());
+  }
+
+  static Run await(String id, java.util.function.Predicate<Run> done) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 240_000;
+    while (System.currentTimeMillis() < deadline) {
+      Run r = get(id);
+      if (done.test(r)) {
+        return r;
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("run " + id + " is still " + get(id).getState() + ": " + get(id).getMessage());
+  }
+
+  static Run awaitEnd(String id) throws InterruptedException {
+    return await(id, r -> r.getState() == RunState.SUCCEEDED || r.getState() == RunState.FAILED
+        || r.getState() == RunState.CANCELLED);
+  }
+
+  /** Slurm's word on a job: its state, from scontrol. */
+  static String slurmState(String jobId) throws Exception {
+    Process p = new ProcessBuilder("scontrol", "show", "job", "-o", jobId).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    p.waitFor();
+    return SlurmLauncher.field(out, "JobState");
+  }
+
+  /** Waits up to 20 s for a job to reach a state; returns the state it is in then. */
+  static String awaitSlurm(String jobId, String want) throws Exception {
+    long deadline = System.currentTimeMillis() + 20_000;
+    String state = slurmState(jobId);
+    while (!state.equals(want) && System.currentTimeMillis() < deadline) {
+      Thread.sleep(200);
+      state = slurmState(jobId);
+    }
+    return state;
+  }
+
+  static List<String> logs(String id) {
+    List<String> out = new ArrayList<>();
+    as(alice).watchRun(WatchRunRequest.newBuilder().setRunId(id).build()).forEachRemaining(e -> {
+      if (e.hasLog()) {
+        out.add(e.getLog());
+      }
+    });
+    return out;
+  }
+
+  @Test
+  @Order(1)
+  void twoUsersRunsGoThroughSbatchAndSucceed() throws Exception {
+    String a = as(alice).train(run(2, 16)).getRunId();
+    String b = as(bob).train(run(2, 16)).getRunId();
+    for (String id : List.of(a, b)) {
+      Run r = awaitEnd(id);
+      assertEquals(RunState.SUCCEEDED, r.getState(), r.getMessage());
+      assertTrue(r.getJobId().matches("\\d+"), "a Slurm job id in the record: " + r.getJobId());
+      assertEquals("slurm job " + r.getJobId(), r.getWorker());
+      assertEquals("COMPLETED", awaitSlurm(r.getJobId(), "COMPLETED"), "the job ends once its worker exits");
+    }
+    assertEquals("bob", get(b).getOwner());
+  }
+
+  @Test
+  @Order(2)
+  void aRunCancelledFromTheCliLeavesSlurmsQueue() throws Exception {
+    String id = as(alice).train(run(40, 128)).getRunId();
+    Run r = await(id, x -> x.getState() == RunState.RUNNING && !x.getJobId().isEmpty());
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code = Ctrlab.run(new String[] {"--server", "127.0.0.1:" + server.port(), "--token", alice, "cancel", id},
+        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream()));
+    assertEquals(0, code, out.toString(StandardCharsets.UTF_8));
+    assertTrue(out.toString(StandardCharsets.UTF_8).contains("CANCELLED"));
+    assertEquals("CANCELLED", awaitSlurm(r.getJobId(), "CANCELLED"), "the job is out of Slurm's queue");
+  }
+
+  @Test
+  @Order(3)
+  void aRunWhoseJobProcessIsKilledIsStartedAgainAndResumes() throws Exception {
+    String id = as(bob).train(run(8, 256)).getRunId();
+    Run r = await(id, x -> x.getEpochsCount() >= 2 && x.getState() == RunState.RUNNING);
+    String firstJob = r.getJobId();
+    // The node's process dies (as when a node is lost): kill the worker's JVM.
+    Process kill = new ProcessBuilder("pkill", "-9", "-f", "ctrlab.worker=" + id).start();
+    assertEquals(0, kill.waitFor(), "the worker's process was found and killed");
+    Run done = awaitEnd(id);
+    assertEquals(RunState.SUCCEEDED, done.getState(), done.getMessage());
+    assertEquals(2, done.getAttempt());
+    assertNotEquals(firstJob, done.getJobId(), "a new job carried on");
+    assertEquals(List.of(1, 2, 3, 4, 5, 6, 7, 8), done.getEpochsList().stream().map(e -> e.getEpoch()).toList());
+    List<String> logs = logs(id);
+    assertTrue(logs.stream().anyMatch(l -> l.startsWith("worker attempt 1 slurm job " + firstJob + " FAILED")
+        && l.contains("killed by signal 9")), logs.toString());
+    assertEquals(1, logs.stream().filter(l -> l.startsWith("resumed at epoch ")).count(), logs.toString());
+  }
+
+  @Test
+  @Order(4)
+  void aJobGoesOnWhileTheServerIsDownAndTheNextServerFollowsIt() throws Exception {
+    String id = as(alice).train(run(6, 256)).getRunId();
+    Run r = await(id, x -> x.getEpochsCount() >= 1 && x.getState() == RunState.RUNNING);
+    stopServer();
+    assertEquals("RUNNING", slurmState(r.getJobId()), "stopping the server leaves the job running");
+    Thread.sleep(2000);
+    startServer();
+    Run done = awaitEnd(id);
+    assertEquals(RunState.SUCCEEDED, done.getState(), done.getMessage());
+    assertEquals(1, done.getAttempt(), "the same job, followed again");
+    assertEquals(r.getJobId(), done.getJobId());
+    assertTrue(logs(id).stream().noneMatch(l -> l.startsWith("resumed at")), "nothing had to resume");
+  }
+
+  @Test
+  @Order(5)
+  void aJobSlurmRefusesFailsWithSlurmsMessage() throws Exception {
+    stopServer();
+    ServerOptions o = options().slurm(new SlurmLauncher.Settings("nosuch", 1, 0, null, null, null, List.of(), null,
+        Duration.ofMillis(500)));
+    server = new CtrlabServer(o).start();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    String id = as(alice).train(run(1, 16)).getRunId();
+    Run r = awaitEnd(id);
+    assertEquals(RunState.FAILED, r.getState());
+    assertTrue(r.getMessage().startsWith("cannot start a worker: Slurm refused the job: sbatch: error: invalid"
+        + " partition specified: nosuch"), r.getMessage());
+  }
+}

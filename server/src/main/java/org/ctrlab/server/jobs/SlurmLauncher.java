@@ -1,0 +1,337 @@
+package org.ctrlab.server.jobs;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.ctrlab.api.v1.Run;
+
+/**
+ * Runs each worker as a Slurm batch job: a small script in the run's folder that starts the same worker the local
+ * launcher starts ({@code ServerMain worker RUN_ID}), submitted with {@code sbatch} (partition, CPUs, GPUs, memory,
+ * time limit and account from the server's settings; {@code --requeue}, so Slurm may requeue it after a preemption
+ * or a lost node, and the worker then resumes from the run's last epoch). One poller follows every job with
+ * {@code squeue}, and reads a finished job's exit code with {@code scontrol}; a cancel is {@code scancel}. Jobs go on
+ * when the server stops: the next server follows them again from the job ids in the run records. The store's
+ * location reaches the job in its environment (sbatch exports the submitting one), never on a command line.
+ */
+public final class SlurmLauncher implements Launcher {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SlurmLauncher.class);
+  private static final Set<String> FINAL = Set.of("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
+      "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT");
+
+  /** What every job asks Slurm for. */
+  public record Settings(String partition, int cpusPerRun, int gpusPerRun, String memory, String timeLimit,
+      String account, List<String> extraArgs, String java, Duration poll) {
+    public Settings {
+      extraArgs = List.copyOf(extraArgs);
+      if (poll.isNegative() || poll.isZero()) {
+        throw new IllegalArgumentException("the Slurm poll interval must be positive");
+      }
+    }
+  }
+
+  private final Settings settings;
+  private final List<String> jvmOptions;
+  private final List<String> workerArgs;
+  private final Map<String, String> env;
+  private final String classPath;
+  private final Map<String, SlurmJob> jobs = new ConcurrentHashMap<>();
+  private final Thread poller;
+  private volatile boolean closed;
+
+  public SlurmLauncher(Settings settings, List<String> jvmOptions, List<String> workerArgs, Map<String, String> env) {
+    this.settings = settings;
+    this.jvmOptions = List.copyOf(jvmOptions);
+    this.workerArgs = List.copyOf(workerArgs);
+    this.env = Map.copyOf(env);
+    this.classPath = System.getProperty("java.class.path");
+    this.poller = new Thread(this::poll, "ctrlab-slurm-poll");
+    this.poller.setDaemon(true);
+    this.poller.start();
+  }
+
+  @Override
+  public boolean jobsOutliveTheServer() {
+    return true;
+  }
+
+  /** The batch script of one attempt. */
+  String script(Spec spec) {
+    String java = settings.java() != null ? settings.java() : ProcessHandle.current().info().command()
+        .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    StringBuilder b = new StringBuilder("#!/bin/bash\n");
+    b.append("# ctrlab run ").append(spec.runId()).append(", attempt ").append(spec.attempt())
+        .append(" (written by the server; Slurm runs it again if it requeues the job)\n");
+    b.append("#SBATCH --job-name=ctrlab-").append(spec.runId()).append('\n');
+    b.append("#SBATCH --output=").append(spec.log().toAbsolutePath()).append('\n');
+    b.append("#SBATCH --open-mode=append\n#SBATCH --requeue\n");
+    b.append("#SBATCH --cpus-per-task=").append(settings.cpusPerRun() > 0 ? settings.cpusPerRun() : spec.threads())
+        .append('\n');
+    if (settings.partition() != null) {
+      b.append("#SBATCH --partition=").append(settings.partition()).append('\n');
+    }
+    if (settings.gpusPerRun() > 0) {
+      b.append("#SBATCH --gres=gpu:").append(settings.gpusPerRun()).append('\n');
+    }
+    if (settings.memory() != null) {
+      b.append("#SBATCH --mem=").append(settings.memory()).append('\n');
+    }
+    if (settings.timeLimit() != null) {
+      b.append("#SBATCH --time=").append(settings.timeLimit()).append('\n');
+    }
+    if (settings.account() != null) {
+      b.append("#SBATCH --account=").append(settings.account()).append('\n');
+    }
+    for (String x : settings.extraArgs()) {
+      b.append("#SBATCH ").append(x).append('\n');
+    }
+    List<String> cmd = new ArrayList<>(List.of(java, LocalLauncher.WORKER_PROPERTY + spec.runId(),
+        "-XX:+ExitOnOutOfMemoryError"));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("org.ctrlab.server.ServerMain", "worker", spec.runId(), "--attempt",
+        String.valueOf(spec.attempt()), "--threads", String.valueOf(spec.threads())));
+    cmd.addAll(workerArgs);
+    b.append("echo \"=== $(date -u +%FT%TZ) slurm job $SLURM_JOB_ID on $(hostname), restart ${SLURM_RESTART_COUNT:-0}\"\n");
+    b.append("exec");
+    for (String c : cmd) {
+      b.append(' ').append(quote(c));
+    }
+    return b.append('\n').toString();
+  }
+
+  static String quote(String s) {
+    return s.matches("[A-Za-z0-9_./=:,@+-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+  }
+
+  @Override
+  public Job launch(Spec spec) throws IOException {
+    Path dir = spec.log().getParent();
+    Files.createDirectories(dir);
+    Path script = dir.resolve("job-" + spec.attempt() + ".sh");
+    Files.writeString(script, script(spec), StandardCharsets.UTF_8);
+    try (OutputStream o = Files.newOutputStream(spec.log(), java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.APPEND)) {
+      o.write(String.format("=== %s attempt %d of run %s submitted to Slurm%n", Instant.now(), spec.attempt(),
+          spec.runId()).getBytes(StandardCharsets.UTF_8));
+    }
+    Map<String, String> jobEnv = new HashMap<>(env);
+    jobEnv.put("CLASSPATH", classPath);
+    spec.env().forEach((k, v) -> {
+      if (!k.equals("CUDA_VISIBLE_DEVICES")) { // Slurm gives each job its GPUs
+        jobEnv.put(k, v);
+      }
+    });
+    if (settings.gpusPerRun() > 0) {
+      jobEnv.put("TF_FORCE_GPU_ALLOW_GROWTH", "true");
+    }
+    Result r = run(jobEnv, "sbatch", "--parsable", script.toString());
+    if (r.code != 0) {
+      throw new IOException("Slurm refused the job: " + r.err.strip().replace('\n', ' '));
+    }
+    String id = r.out.strip().split(";")[0];
+    SlurmJob job = new SlurmJob(id);
+    jobs.put(id, job);
+    LOG.atInfo().addKeyValue("run", spec.runId()).addKeyValue("job", id).log("submitted to Slurm");
+    return job;
+  }
+
+  @Override
+  public Optional<Job> adopt(Run run) {
+    if (run.getJobId().isEmpty()) {
+      return Optional.empty();
+    }
+    SlurmJob job = new SlurmJob(run.getJobId());
+    if (!refresh(List.of(job)) && job.state == null) {
+      return Optional.empty(); // Slurm does not know it (any more): the run goes back to the queue and resumes
+    }
+    jobs.put(job.id, job);
+    return Optional.of(job);
+  }
+
+  private final class SlurmJob implements Job {
+    final String id;
+    volatile String state;
+    volatile String reason = "";
+    volatile Exit exit;
+
+    SlurmJob(String id) {
+      this.id = id;
+    }
+
+    @Override
+    public String where() {
+      return "slurm job " + id;
+    }
+
+    @Override
+    public String jobId() {
+      return id;
+    }
+
+    @Override
+    public Optional<Exit> exit() {
+      return Optional.ofNullable(exit);
+    }
+
+    @Override
+    public void kill() {
+      try {
+        run(env, "scancel", id);
+      } catch (IOException e) {
+        LOG.warn("scancel {} failed: {}", id, e.getMessage());
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (exit == null && System.nanoTime() < deadline) {
+        refresh(List.of(this));
+        if (exit == null) {
+          sleep(200);
+        }
+      }
+      jobs.remove(id);
+    }
+  }
+
+  private void poll() {
+    while (!closed) {
+      List<SlurmJob> live = jobs.values().stream().filter(j -> j.exit == null).toList();
+      if (!live.isEmpty()) {
+        refresh(live);
+      }
+      jobs.values().removeIf(j -> j.exit != null); // the supervisor holds the ended ones it follows
+      sleep(settings.poll().toMillis());
+    }
+  }
+
+  /** Reads the jobs' states with one squeue; returns whether Slurm listed all of them. */
+  private boolean refresh(List<SlurmJob> list) {
+    try {
+      Map<String, SlurmJob> byId = new HashMap<>();
+      list.forEach(j -> byId.put(j.id, j));
+      Result r = run(env, "squeue", "--states=all", "-h", "-o", "%i|%T|%r", "-j", String.join(",", byId.keySet()));
+      Set<String> seen = new java.util.HashSet<>();
+      for (String line : r.out.split("\n")) {
+        String[] f = line.strip().split("\\|", -1);
+        if (f.length < 3 || !byId.containsKey(f[0])) {
+          continue;
+        }
+        seen.add(f[0]);
+        SlurmJob j = byId.get(f[0]);
+        j.state = f[1];
+        j.reason = f[2];
+        if (FINAL.contains(f[1]) && j.exit == null) {
+          j.exit = finalExit(j);
+        }
+      }
+      for (SlurmJob j : list) {
+        if (!seen.contains(j.id) && j.exit == null) {
+          // Not listed: finished long ago, or unknown to this controller. scontrol says which.
+          Result s = run(env, "scontrol", "show", "job", "-o", j.id);
+          if (s.code != 0 || s.out.isBlank()) {
+            if (j.state != null) {
+              j.exit = new Exit(1, "slurm job " + j.id + " is no longer known to Slurm (last seen " + j.state + ")");
+            }
+          } else {
+            j.state = field(s.out, "JobState");
+            j.reason = field(s.out, "Reason");
+            if (FINAL.contains(j.state)) {
+              j.exit = finalExit(j);
+            }
+          }
+        }
+      }
+      return seen.size() == list.size();
+    } catch (IOException e) {
+      LOG.warn("cannot read Slurm's queue: {}", e.getMessage());
+      return false;
+    }
+  }
+
+  /** A finished job's exit, from scontrol's ExitCode=STATUS:SIGNAL, in the local launcher's terms. */
+  private Exit finalExit(SlurmJob j) {
+    int status = 1;
+    int signal = 0;
+    try {
+      Result s = run(env, "scontrol", "show", "job", "-o", j.id);
+      String ec = field(s.out, "ExitCode");
+      if (ec.contains(":")) {
+        status = Integer.parseInt(ec.substring(0, ec.indexOf(':')));
+        signal = Integer.parseInt(ec.substring(ec.indexOf(':') + 1));
+      }
+    } catch (IOException | NumberFormatException e) {
+      // keep the state alone
+    }
+    int code = signal > 0 ? 128 + signal : j.state.equals("COMPLETED") ? status : status == 0 ? 1 : status;
+    String why = switch (j.state) {
+      case "TIMEOUT" -> "hit its time limit";
+      case "OUT_OF_MEMORY" -> "ran out of memory";
+      case "NODE_FAIL" -> "lost its node";
+      case "CANCELLED" -> "was cancelled in Slurm";
+      default -> LocalLauncher.describe(code);
+    };
+    return new Exit(code, "slurm job " + j.id + " " + j.state + (j.reason.isEmpty() || j.reason.equals("None") ? ""
+        : " (" + j.reason + ")") + ": " + why);
+  }
+
+  /** A KEY=VALUE field of a line of scontrol output ("" when absent). */
+  public static String field(String scontrolLine, String key) {
+    for (String f : scontrolLine.strip().split("\\s+")) {
+      if (f.startsWith(key + "=")) {
+        return f.substring(key.length() + 1);
+      }
+    }
+    return "";
+  }
+
+  private record Result(int code, String out, String err) {}
+
+  private static Result run(Map<String, String> env, String... cmd) throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    try {
+      var err = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try {
+          return p.getErrorStream().readAllBytes();
+        } catch (IOException e) {
+          return new byte[0];
+        }
+      });
+      byte[] out = p.getInputStream().readAllBytes();
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IOException(String.join(" ", cmd) + " did not answer within 60 s");
+      }
+      return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8),
+          new String(err.join(), StandardCharsets.UTF_8));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    poller.interrupt();
+  }
+}
