@@ -41,8 +41,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The server with --launcher slurm and a PostgreSQL store, against the real single-node Slurm and PostgreSQL that
  * scripts/start-services.sh starts: two users' runs go through sbatch and succeed, a run cancelled from the CLI
- * leaves Slurm's queue, a run whose job process is killed is started again and resumes, a job goes on while the
- * server is stopped and the next server follows it, and a job Slurm refuses fails with Slurm's message.
+ * leaves Slurm's queue, a run whose job process is killed is started again and resumes, a job Slurm requeues (as
+ * after a preemption or a lost node) resumes under the same job, a job goes on while the server is stopped and the
+ * next server follows it, and a job Slurm refuses fails with Slurm's message.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SlurmEndToEndTest {
@@ -185,7 +186,7 @@ class SlurmEndToEndTest {
   @Test
   @Order(3)
   void aRunWhoseJobProcessIsKilledIsStartedAgainAndResumes() throws Exception {
-    String id = as(bob).train(run(8, 256)).getRunId();
+    String id = as(bob).train(run(6, 256)).getRunId();
     Run r = await(id, x -> x.getEpochsCount() >= 2 && x.getState() == RunState.RUNNING);
     String firstJob = r.getJobId();
     // The node's process dies (as when a node is lost): kill the worker's JVM.
@@ -195,15 +196,39 @@ class SlurmEndToEndTest {
     assertEquals(RunState.SUCCEEDED, done.getState(), done.getMessage());
     assertEquals(2, done.getAttempt());
     assertNotEquals(firstJob, done.getJobId(), "a new job carried on");
-    assertEquals(List.of(1, 2, 3, 4, 5, 6, 7, 8), done.getEpochsList().stream().map(e -> e.getEpoch()).toList());
+    assertEquals(List.of(1, 2, 3, 4, 5, 6), done.getEpochsList().stream().map(e -> e.getEpoch()).toList());
     List<String> logs = logs(id);
     assertTrue(logs.stream().anyMatch(l -> l.startsWith("worker attempt 1 slurm job " + firstJob + " FAILED")
         && l.contains("killed by signal 9")), logs.toString());
     assertEquals(1, logs.stream().filter(l -> l.startsWith("resumed at epoch ")).count(), logs.toString());
   }
 
+  static int sh(String... cmd) throws Exception {
+    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+        .waitFor();
+  }
+
   @Test
   @Order(4)
+  void aJobSlurmRequeuesResumesFromItsLastEpochUnderTheSameJob() throws Exception {
+    String id = as(alice).train(run(6, 256)).getRunId();
+    Run r = await(id, x -> x.getEpochsCount() >= 2 && x.getState() == RunState.RUNNING);
+    // What Slurm does to a preempted job, or one whose node was lost: kill it and queue it again.
+    assertEquals(0, sh("scontrol", "requeue", r.getJobId()));
+    Thread.sleep(500);
+    assertEquals(0, sh("scontrol", "update", "JobId=" + r.getJobId(), "StartTime=now")); // no hold-back in a test
+    Run done = awaitEnd(id);
+    assertEquals(RunState.SUCCEEDED, done.getState(), done.getMessage());
+    assertEquals(1, done.getAttempt(), "Slurm's requeue is not a crash");
+    assertEquals(r.getJobId(), done.getJobId());
+    assertEquals(List.of(1, 2, 3, 4, 5, 6), done.getEpochsList().stream().map(e -> e.getEpoch()).toList());
+    List<String> logs = logs(id);
+    assertTrue(logs.stream().anyMatch(l -> l.contains("started (attempt 1, start 2,")), logs.toString());
+    assertEquals(1, logs.stream().filter(l -> l.startsWith("resumed at epoch ")).count(), logs.toString());
+  }
+
+  @Test
+  @Order(5)
   void aJobGoesOnWhileTheServerIsDownAndTheNextServerFollowsIt() throws Exception {
     String id = as(alice).train(run(6, 256)).getRunId();
     Run r = await(id, x -> x.getEpochsCount() >= 1 && x.getState() == RunState.RUNNING);
@@ -219,7 +244,7 @@ class SlurmEndToEndTest {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void aJobSlurmRefusesFailsWithSlurmsMessage() throws Exception {
     stopServer();
     ServerOptions o = options().slurm(new SlurmLauncher.Settings("nosuch", 1, 0, null, null, null, List.of(), null,

@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
     description = "Serve ctrlab's gRPC API: a fair queue of CTR training runs, each in its own worker process.",
     subcommands = {org.ctrlab.server.auth.TokenCommand.class, org.ctrlab.server.ops.HealthCommand.class, Bench.class,
         org.ctrlab.server.tools.HeadCost.class, org.ctrlab.server.tools.MatmulFloor.class,
-        org.ctrlab.server.tools.WorkerCost.class, WorkerCommand.class},
+        org.ctrlab.server.tools.WorkerCost.class, org.ctrlab.server.tools.StoreBench.class, WorkerCommand.class},
     footer = {"", "Examples:",
         "  ctrlab-server --data-dir ../shared/data                 # ML-1M from ../shared/data/ml-1m",
         "  ctrlab-server token add alice --file tokens.txt         # prints alice's token once",
@@ -117,7 +117,7 @@ public final class ServerMain implements Callable<Integer> {
       + " none).")
   Integer metricsPort;
 
-  @Option(names = {"--slots", "--workers"}, description = "Runs executed at the same time, each in its own worker"
+  @Option(names = "--slots", description = "Runs executed at the same time, each in its own worker"
       + " process with its share of the cores and, on a GPU box, its own GPU (default: ${DEFAULT-VALUE}).")
   int slots = 1;
 
