@@ -55,6 +55,12 @@ def _service_stub_pyi(out: Path) -> None:
         kind = kinds[(m.client_streaming, m.server_streaming)]
         lines.append(f"    {m.name}: grpc.{kind}MultiCallable")
     lines.append("")
+    lines.append("class CtrlabServicer:")
+    for m in service.methods:
+        lines.append(f"    def {m.name}(self, request, context): ...")
+    lines.append("")
+    lines.append("def add_CtrlabServicer_to_server(servicer: CtrlabServicer, server: grpc.Server) -> None: ...")
+    lines.append("")
     (out / "ctrlab" / "v1" / "service_pb2_grpc.pyi").write_text("\n".join(lines) + "\n")
 
 

@@ -9,9 +9,10 @@
 
 from ctrlab.client import IDEMPOTENT, Client, CtrlabError, Run
 from ctrlab.results import (BackboneInfo, DatasetInfo, Epoch, EvalResult, Event, Inspection, ParamInfo,
-                            PerturbRow, Prediction, Rows, RunInfo, RunList, ServerInfo, Stream, StudyInfo)
+                            PerturbRow, Prediction, Rows, RunInfo, RunList, ServerInfo, Stream, StudyComparison,
+                            StudyInfo, StudyRow)
 
 __all__ = ["BackboneInfo", "Client", "CtrlabError", "DatasetInfo", "Epoch", "EvalResult", "Event", "IDEMPOTENT",
            "Inspection", "ParamInfo", "PerturbRow", "Prediction", "Rows", "Run", "RunInfo", "RunList", "ServerInfo",
-           "Stream", "StudyInfo"]
+           "Stream", "StudyComparison", "StudyInfo", "StudyRow"]
 __version__ = "0.2.0"

@@ -152,6 +152,13 @@ class RunInfo(_Dict):
     worker: str = ""
     cancelled_by: str = ""
     job_id: str = ""
+    job_state: str = ""
+    parameters: int = 0
+    total_seconds: float = 0.0
+    max_epochs: int = 0
+    created_unix_ms: int = 0
+    started_unix_ms: int = 0
+    finished_unix_ms: int = 0
 
     @property
     def finished(self) -> bool:
@@ -172,7 +179,9 @@ class RunInfo(_Dict):
             valid_auc=r.valid.auc if ok else None, valid_logloss=r.valid.logloss if ok else None,
             seconds_per_epoch=r.seconds_per_epoch, epochs=Rows(Epoch._of(e) for e in r.epochs),
             queue_position=r.queue_position, attempt=r.attempt, crashes=r.crashes, worker=r.worker,
-            cancelled_by=r.cancelled_by, job_id=r.job_id)
+            cancelled_by=r.cancelled_by, job_id=r.job_id, job_state=r.job_state, parameters=r.parameters,
+            total_seconds=r.total_seconds, max_epochs=c.max_epochs, created_unix_ms=r.created_unix_ms,
+            started_unix_ms=r.started_unix_ms, finished_unix_ms=r.finished_unix_ms)
 
 
 class RunList(Rows[RunInfo]):
@@ -222,9 +231,38 @@ class Prediction(_Dict):
 
 
 @dataclass
+class StudyRow(_Dict):
+    """One (backbone, head, lambda_r) cell of a study: test AUC/LogLoss mean and sample std over finished seeds."""
+
+    backbone: str
+    head: str
+    rating_weight: float
+    runs: int
+    finished: int
+    auc_mean: float
+    auc_std: float
+    logloss_mean: float
+    logloss_std: float
+    seconds_per_epoch: float
+    epochs_mean: float
+
+
+@dataclass
+class StudyComparison(_Dict):
+    """RATING minus BINARY test AUC for one backbone and lambda_r, paired by seed, with a 95% Student-t interval."""
+
+    backbone: str
+    rating_weight: float
+    pairs: int
+    delta_auc_mean: float
+    ci95_low: float
+    ci95_high: float
+
+
+@dataclass
 class StudyInfo(_Dict):
-    """A study: its runs and, per (backbone, head, lambda_r) cell, test AUC/LogLoss mean and std over seeds
-    (``rows``), and the RATING - BINARY AUC paired by seed with a 95% interval (``comparisons``)."""
+    """A study: its runs, its cells (``rows``) and its paired comparisons (``comparisons``); ``rows.to_frame()``
+    and ``comparisons.to_frame()`` give them as tables."""
 
     study_id: str
     name: str
@@ -232,17 +270,15 @@ class StudyInfo(_Dict):
     dataset: str
     run_ids: List[str]
     finished: bool
-    rows: "Rows[Dict[str, object]]"
-    comparisons: "Rows[Dict[str, object]]"
+    rows: "Rows[StudyRow]"
+    comparisons: "Rows[StudyComparison]"
 
     @staticmethod
     def _of(s) -> "StudyInfo":
-        rows = Rows(dict(backbone=r.backbone, head=common_pb2.Head.Name(r.head), rating_weight=r.rating_weight,
-                         runs=r.runs, finished=r.finished, auc_mean=r.auc_mean, auc_std=r.auc_std,
-                         logloss_mean=r.logloss_mean, logloss_std=r.logloss_std,
-                         seconds_per_epoch=r.seconds_per_epoch, epochs_mean=r.epochs_mean) for r in s.rows)
-        comps = Rows(dict(backbone=c.backbone, rating_weight=c.rating_weight, pairs=c.pairs,
-                          delta_auc_mean=c.delta_auc_mean, ci95_low=c.ci95_low, ci95_high=c.ci95_high)
+        rows = Rows(StudyRow(r.backbone, common_pb2.Head.Name(r.head), r.rating_weight, r.runs, r.finished,
+                             r.auc_mean, r.auc_std, r.logloss_mean, r.logloss_std, r.seconds_per_epoch,
+                             r.epochs_mean) for r in s.rows)
+        comps = Rows(StudyComparison(c.backbone, c.rating_weight, c.pairs, c.delta_auc_mean, c.ci95_low, c.ci95_high)
                      for c in s.comparisons)
         return StudyInfo(s.study_id, s.name, s.owner, s.request.dataset, list(s.run_ids), s.finished, rows, comps)
 

@@ -25,6 +25,10 @@ def test_train_watch_and_result(client):
     e = info.epochs[0]
     assert 0.3 < e.bce_loss < 1.0 and e.ce_loss is not None and e.regularizer is not None
     assert e.train_loss == pytest.approx(0.5 * (e.bce_loss + e.regularizer) + 0.5 * e.ce_loss, rel=1e-3)
+    # The stored events carry the same numbers: a watch replayed from the store shows them too.
+    replayed = [x.epoch for x in run.watch() if x.kind == "epoch"]
+    assert replayed[0] == e and "BCE" in str(replayed[0]) and "CE" in str(replayed[0])
+    assert run.info().total_seconds > 0 and run.info().parameters > 0 and run.info().job_state == ""
 
 
 def test_watch_resumes_from_an_index_without_repeats(finished):
@@ -102,9 +106,13 @@ def test_study_aggregates_over_seeds(client):
     assert len(st.run_ids) == 4
     done = client.wait_study(st.study_id)
     assert done.finished
-    assert [(r["head"], r["finished"]) for r in done.rows] == [("BINARY", 2), ("RATING", 2)]
-    assert done.comparisons[0]["pairs"] == 2
-    assert done.comparisons[0]["ci95_low"] <= done.comparisons[0]["delta_auc_mean"] <= done.comparisons[0]["ci95_high"]
+    assert [(r.head, r.finished) for r in done.rows] == [("BINARY", 2), ("RATING", 2)]
+    assert done.comparisons[0].pairs == 2
+    assert done.comparisons[0].ci95_low <= done.comparisons[0].delta_auc_mean <= done.comparisons[0].ci95_high
+    assert done.rows[0].to_dict()["auc_mean"] == done.rows[0].auc_mean
+    frame = done.rows.to_frame()  # pandas: installed by the test script
+    assert list(frame["head"]) == ["BINARY", "RATING"] and list(frame["finished"]) == [2, 2]
+    assert list(done.comparisons.to_frame()["pairs"]) == [2]
 
 
 def test_catalog(client):

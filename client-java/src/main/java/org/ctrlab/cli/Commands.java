@@ -518,7 +518,9 @@ final class Commands {
         o.printf("worker    %s, attempt %d%s%n", r.getWorker().isEmpty() ? "-" : r.getWorker(), r.getAttempt(),
             r.getCrashes() > 0 ? " (" + r.getCrashes() + " crashed)" : "");
         if (!r.getJobId().isEmpty()) {
-          o.printf("job       %s (cluster job id)%n", r.getJobId());
+          o.printf("job       %s (cluster job id)%s%n", r.getJobId(),
+              r.getState() == RunState.RUNNING && !r.getJobStateBytes().isEmpty()
+                  ? ", " + Safe.text(r.getJobState()) : "");
         }
       }
       if (!r.getCancelledBy().isEmpty()) {

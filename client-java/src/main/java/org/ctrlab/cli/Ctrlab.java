@@ -164,7 +164,7 @@ public final class Ctrlab {
 
   void printJson(java.io.PrintWriter out, MessageOrBuilder m) {
     try {
-      out.println(JsonFormat.printer().preservingProtoFieldNames().print(m));
+      out.println(Safe.json(JsonFormat.printer().preservingProtoFieldNames().print(m)));
     } catch (com.google.protobuf.InvalidProtocolBufferException e) {
       throw new IllegalStateException(e);
     }

@@ -91,9 +91,23 @@ final class Reproduce extends Commands.Base {
     return root.blocking().getStudy(GetStudyRequest.newBuilder().setStudyId(id).build());
   }
 
+  /** What every run of the reproduction is trained with beyond its study's grid. */
+  private static TrainRequest.Builder base(Integer maxEpochs) {
+    TrainRequest.Builder base = TrainRequest.newBuilder().addTags("reproduce");
+    if (maxEpochs != null) {
+      base.setMaxEpochs(maxEpochs);
+    }
+    return base;
+  }
+
+  private Study startLambdaStudy(ReproducePlan plan) {
+    return root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + plan.dataset()
+        + " lambda").setDataset(plan.dataset()).addAllBackbones(plan.figure3()).addHeads(Head.RATING)
+        .addAllRatingWeights(plan.lambdas()).addAllSeeds(plan.seeds()).setBase(base(plan.maxEpochs())).build());
+  }
+
   @Override
   Integer run() throws Exception {
-    cfg = ReproducePlan.Config.load(config);
     PrintWriter o = out();
     long t0 = System.nanoTime();
     ReproducePlan plan;
@@ -107,13 +121,27 @@ final class Reproduce extends Commands.Base {
       } catch (java.io.IOException e) {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
+      cfg = ReproducePlan.Config.forResume(config, resume);
+      if (!r.server().isEmpty() && !r.server().equals(root.server)) {
+        o.printf("note: this reproduction was started against %s; asking %s (--server %s asks that one)%n",
+            r.server(), root.server, r.server());
+      }
       plan = r.plan();
-      main = study(r.mainStudy());
-      lambdaStudy = study(r.lambdaStudy());
       dir = resume;
+      main = study(r.mainStudy());
+      if (r.lambdaStudy().isEmpty()) {
+        // The command that started it stopped between its two studies: start the second now, as it would have.
+        lambdaStudy = startLambdaStudy(plan);
+        plan.save(dir, main.getStudyId(), lambdaStudy.getStudyId(), root.server, cfg);
+        o.printf("queued the lambda_r study %s (%d runs), which the first command had not started%n",
+            lambdaStudy.getStudyId(), lambdaStudy.getRunIdsCount());
+      } else {
+        lambdaStudy = study(r.lambdaStudy());
+      }
       o.printf("rebuilding the report of studies %s and %s in %s%n", main.getStudyId(), lambdaStudy.getStudyId(),
           dir);
     } else if (studies != null) {
+      cfg = ReproducePlan.Config.load(config);
       if (studies.size() != 2) {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--studies takes MAIN,LAMBDA");
       }
@@ -122,19 +150,16 @@ final class Reproduce extends Commands.Base {
       plan = ReproducePlan.ofStudies(cfg, main, lambdaStudy);
       dir = out != null ? out : Path.of("reproduce-" + plan.dataset());
     } else {
+      cfg = ReproducePlan.Config.load(config);
       plan = ReproducePlan.of(cfg, dataset, quick, backbones, seeds, lambdas, sigmas, maxEpochs);
       dir = out != null ? out : Path.of("reproduce-" + dataset);
-      TrainRequest.Builder base = TrainRequest.newBuilder().addTags("reproduce");
-      if (maxEpochs != null) {
-        base.setMaxEpochs(maxEpochs);
-      }
-      main = root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + dataset)
-          .setDataset(dataset).addAllBackbones(plan.backbones()).addAllSeeds(plan.seeds()).setBase(base).build());
-      lambdaStudy = root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + dataset
-          + " lambda").setDataset(dataset).addAllBackbones(plan.figure3()).addHeads(Head.RATING)
-          .addAllRatingWeights(plan.lambdas()).addAllSeeds(plan.seeds()).setBase(base).build());
       Files.createDirectories(dir);
-      plan.save(dir, main.getStudyId(), lambdaStudy.getStudyId(), root.server);
+      main = root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + dataset)
+          .setDataset(dataset).addAllBackbones(plan.backbones()).addAllSeeds(plan.seeds()).setBase(base(maxEpochs))
+          .build());
+      plan.save(dir, main.getStudyId(), "", root.server, cfg); // recorded at once: a resume finds it
+      lambdaStudy = startLambdaStudy(plan);
+      plan.save(dir, main.getStudyId(), lambdaStudy.getStudyId(), root.server, cfg);
       o.printf("queued study %s (%d runs) and %s (%d runs), recorded in %s; waiting (if this stops, 'ctrlab reproduce"
           + " --resume %s' goes on)...%n", main.getStudyId(), main.getRunIdsCount(), lambdaStudy.getStudyId(),
           lambdaStudy.getRunIdsCount(), dir.resolve(ReproducePlan.RECORD), dir);
@@ -168,12 +193,32 @@ final class Reproduce extends Commands.Base {
     return 0;
   }
 
+  /**
+   * Waits for each run to end. A server that is restarting or unreachable is waited for (the runs go on, or resume,
+   * without this command), saying so once.
+   */
   private List<Run> waitAll(List<String> ids, PrintWriter o) throws InterruptedException {
     List<Run> out = new ArrayList<>();
     for (String id : ids) {
       Run r;
+      boolean told = false;
       while (true) {
-        r = root.blocking().getRun(GetRunRequest.newBuilder().setRunId(id).build());
+        try {
+          r = root.blocking().withWaitForReady().withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS)
+              .getRun(GetRunRequest.newBuilder().setRunId(id).build());
+        } catch (io.grpc.StatusRuntimeException e) {
+          var code = e.getStatus().getCode();
+          if (code != io.grpc.Status.Code.UNAVAILABLE && code != io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+            throw e;
+          }
+          if (!told) {
+            o.printf("  the server is unavailable (%s); waiting for it%n", code);
+            o.flush();
+            told = true;
+          }
+          Thread.sleep(5000);
+          continue;
+        }
         if (r.getState() == RunState.SUCCEEDED || r.getState() == RunState.FAILED
             || r.getState() == RunState.CANCELLED) {
           break;

@@ -24,9 +24,11 @@ import org.yaml.snakeyaml.Yaml;
 record ReproducePlan(String dataset, List<String> backbones, List<Long> seeds, List<Double> lambdas,
     List<Double> sigmas, List<String> figure2, List<String> figure3, boolean quick, Integer maxEpochs) {
   static final String RECORD = "reproduce.properties";
+  /** The config a reproduction used, copied into its folder: a resume compares with the same paper numbers. */
+  static final String CONFIG_COPY = "reproduce.yaml";
 
   /** The config file's contents: the two grids, the figures' backbones, noise levels and the paper's numbers. */
-  record Config(Map<String, Object> yaml) {
+  record Config(Map<String, Object> yaml, String text) {
     @SuppressWarnings("unchecked")
     static Config load(Path file) throws IOException {
       try (InputStream in = file == null ? ReproducePlan.class.getResourceAsStream("/configs/reproduce.yaml")
@@ -34,8 +36,15 @@ record ReproducePlan(String dataset, List<String> backbones, List<Long> seeds, L
         if (in == null) {
           throw new IOException("configs/reproduce.yaml is not in this build of the CLI");
         }
-        return new Config((Map<String, Object>) new Yaml().load(in));
+        String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        return new Config((Map<String, Object>) new Yaml().load(text), text);
       }
+    }
+
+    /** The config a resumed reproduction uses: the one given, else the copy in its folder, else the packaged one. */
+    static Config forResume(Path given, Path dir) throws IOException {
+      Path copy = dir.resolve(CONFIG_COPY);
+      return load(given != null ? given : Files.isRegularFile(copy) ? copy : null);
     }
 
     @SuppressWarnings("unchecked")
@@ -103,8 +112,12 @@ record ReproducePlan(String dataset, List<String> backbones, List<Long> seeds, L
     return out.isEmpty() ? List.of(grid.get(0)) : out;
   }
 
-  /** Writes the record of a started reproduction: the plan and the ids of its two studies. */
-  void save(Path dir, String mainStudy, String lambdaStudy, String server) throws IOException {
+  /**
+   * Writes the record of a started reproduction: the plan, the ids of its studies (the λr study's "" while it is
+   * not started yet) and a copy of the config it follows.
+   */
+  void save(Path dir, String mainStudy, String lambdaStudy, String server, Config config) throws IOException {
+    Files.writeString(dir.resolve(CONFIG_COPY), config.text(), StandardCharsets.UTF_8);
     Properties p = new Properties();
     p.setProperty("dataset", dataset);
     p.setProperty("backbones", String.join(",", backbones));
@@ -142,10 +155,12 @@ record ReproducePlan(String dataset, List<String> backbones, List<Long> seeds, L
         split(p, "sigmas").stream().map(Double::valueOf).toList(), split(p, "figure2_backbones"),
         split(p, "figure3_backbones"), Boolean.parseBoolean(p.getProperty("quick")),
         p.getProperty("max_epochs") == null ? null : Integer.valueOf(p.getProperty("max_epochs")));
-    return new Resumed(plan, p.getProperty("main_study"), p.getProperty("lambda_study"));
+    return new Resumed(plan, p.getProperty("main_study"), p.getProperty("lambda_study", ""),
+        p.getProperty("server", ""));
   }
 
-  record Resumed(ReproducePlan plan, String mainStudy, String lambdaStudy) {}
+  /** A recorded reproduction; {@code lambdaStudy} is "" when the command stopped before it started that study. */
+  record Resumed(ReproducePlan plan, String mainStudy, String lambdaStudy, String server) {}
 
   private static List<String> split(Properties p, String key) {
     String v = p.getProperty(key, "");

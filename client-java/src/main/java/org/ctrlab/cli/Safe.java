@@ -18,6 +18,29 @@ final class Safe {
     return clean(s, true);
   }
 
+  /**
+   * For JSON text: the characters a terminal acts on that JSON leaves as they are (DEL, C1, bidirectional overrides;
+   * C0 is escaped already) become {@code \\uXXXX} escapes, so the JSON means the same and prints safely.
+   */
+  static String json(String s) {
+    StringBuilder b = null;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean bad = (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+      if (bad && b == null) {
+        b = new StringBuilder(s.length() + 16).append(s, 0, i);
+      }
+      if (b != null) {
+        if (bad) {
+          b.append(String.format("\\u%04x", (int) c));
+        } else {
+          b.append(c);
+        }
+      }
+    }
+    return b == null ? s : b.toString();
+  }
+
   private static String clean(String s, boolean keepNewlines) {
     if (s == null) {
       return "";

@@ -63,6 +63,15 @@ class CliLoopbackTest {
     assertEquals(0, runs.code());
     assertEquals(2 + 2, runs.out().strip().split("\n").length, runs.out()); // header, rule, two runs
     String id = runs.out().strip().split("\n")[2].split("\\s+")[0];
+    // Each epoch's data losses apart from DCNV2's regulariser: BCE for both heads, CE for RATING's only.
+    for (String line : List.of(runs.out().strip().split("\n")).subList(2, 4)) {
+      Out show = cli("show", line.split("\\s+")[0]);
+      String row = show.out().lines().filter(l -> l.strip().startsWith("1 ")).findFirst().orElseThrow();
+      String[] c = row.strip().split("\\s+");
+      assertTrue(c[1].matches("\\d\\.\\d{4}"), "BCE: " + row);
+      assertEquals(line.contains("RATING"), c[2].matches("\\d\\.\\d{4}"), "CE: " + row + " of\n" + line);
+      assertTrue(c[3].matches("[0-9.e+-]+") && !c[3].equals("-"), "reg: " + row);
+    }
 
     Out eval = cli("evaluate", id, "--split", "VALID");
     assertEquals(0, eval.code(), eval.err());
@@ -124,14 +133,20 @@ class CliLoopbackTest {
 
   @Test
   void controlCharactersInOthersNamesAreNotPrintedAsIs() {
-    Out t = cli("train", "--dataset", "synthetic", "--backbone", "DCNV2", "--epochs", "1", "--tag", "esc", "--name",
-        "\u001b[31mred\u001b[0m\u202ename", "--set", "mlp_hidden_size=16", "--embedding-size", "8");
+    Out t = cli("train", "--dataset", "synthetic", "--backbone", "DCNV2", "--epochs", "1", "--tag", "esc", "--tag",
+        "\u001b[2Jwipe\u009b", "--name", "\u001b[31mred\u001b[0m\u202ename", "--set", "mlp_hidden_size=16",
+        "--embedding-size", "8");
     assertEquals(0, t.code(), t.err());
     String id = t.out().strip().split("\\s+")[0];
     for (Out o : List.of(cli("runs", "--tag", "esc"), cli("show", id))) {
       assertTrue(o.out().contains("?[31mred?[0m?name"), o.out());
-      assertTrue(o.out().chars().noneMatch(c -> c == 0x1b || c == 0x202e), o.out());
+      assertTrue(o.out().chars().noneMatch(c -> c == 0x1b || c == 0x202e || c == 0x9b), o.out());
     }
+    assertTrue(cli("show", id).out().contains("?[2Jwipe?"), "tags too");
+    // JSON keeps the text, escaped: nothing a terminal acts on is printed raw, and a JSON parser reads it back.
+    Out json = cli("--json", "show", id);
+    assertTrue(json.out().chars().noneMatch(c -> c == 0x1b || c == 0x202e || c == 0x9b), json.out());
+    assertTrue(json.out().contains("\\u202ename") && json.out().contains("wipe\\u009b"), json.out());
     cli("cancel", id);
   }
 
@@ -174,6 +189,7 @@ class CliLoopbackTest {
     assertEquals(0, again.code(), again.err());
     String md2 = java.nio.file.Files.readString(out.resolve("README.md"));
     assertTrue(md2.contains("## Table 1") && md2.contains("| WideDeep | BINARY |"), md2);
+    assertTrue(md2.contains("12.34 → 56.78"), "the resume compares with the config the reproduction used: " + md2);
     assertEquals(runs, cli("--json", "runs", "--tag", "reproduce", "--limit", "0").out().split("\"run_id\"").length,
         "nothing was trained again");
     java.util.Properties rec = new java.util.Properties();
@@ -186,6 +202,19 @@ class CliLoopbackTest {
     Out notOne = cli("reproduce", "--resume", tmp.toString());
     assertEquals(2, notOne.code(), notOne.err());
     assertTrue(notOne.err().contains("has no reproduce.properties"), notOne.err());
+
+    // A command that died between its two studies recorded the first: the resume starts the second and goes on.
+    rec.remove("lambda_study");
+    try (var w = java.nio.file.Files.newBufferedWriter(out.resolve("reproduce.properties"))) {
+      rec.store(w, null);
+    }
+    Out finish = cli("reproduce", "--resume", out.toString());
+    assertEquals(0, finish.code(), finish.err());
+    assertTrue(finish.out().contains("queued the lambda_r study"), finish.out());
+    java.util.Properties after = new java.util.Properties();
+    after.load(java.nio.file.Files.newBufferedReader(out.resolve("reproduce.properties")));
+    assertTrue(after.getProperty("lambda_study").matches("[0-9a-f]{12}")
+        && !after.getProperty("lambda_study").equals(rec.getProperty("main_study")), after.toString());
   }
 
   @Test

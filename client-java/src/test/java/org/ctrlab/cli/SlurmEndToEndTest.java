@@ -65,7 +65,7 @@ class SlurmEndToEndTest {
   @BeforeAll
   static void start() throws Exception {
     String pg = System.getenv("CTRLAB_TEST_PG_URL");
-    Assumptions.assumeTrue("1".equals(System.getenv("CTRLAB_TEST_SLURM")) && pg != null, "SKIPPED: the Slurm"
+    needService("1".equals(System.getenv("CTRLAB_TEST_SLURM")) && pg != null, "SKIPPED: the Slurm"
         + " end-to-end test needs a running Slurm and PostgreSQL: CTRLAB_TEST_SLURM and CTRLAB_TEST_PG_URL are not"
         + " set (./run.sh test starts both with scripts/start-services.sh)");
     store = pg + "&currentSchema=e2e" + UUID.randomUUID().toString().replace("-", "");
@@ -174,7 +174,12 @@ class SlurmEndToEndTest {
   @Order(2)
   void aRunCancelledFromTheCliLeavesSlurmsQueue() throws Exception {
     String id = as(alice).train(run(40, 128)).getRunId();
-    Run r = await(id, x -> x.getState() == RunState.RUNNING && !x.getJobId().isEmpty());
+    Run r = await(id, x -> x.getState() == RunState.RUNNING && x.getJobState().startsWith("RUNNING"));
+    ByteArrayOutputStream shown = new ByteArrayOutputStream();
+    assertEquals(0, Ctrlab.run(new String[] {"--server", "127.0.0.1:" + server.port(), "--token", alice, "show", id},
+        new PrintStream(shown, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream())));
+    assertTrue(shown.toString(StandardCharsets.UTF_8).contains("job       " + r.getJobId() + " (cluster job id), RUNNING"),
+        shown.toString(StandardCharsets.UTF_8));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     int code = Ctrlab.run(new String[] {"--server", "127.0.0.1:" + server.port(), "--token", alice, "cancel", id},
         new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream()));
@@ -256,5 +261,35 @@ class SlurmEndToEndTest {
     assertEquals(RunState.FAILED, r.getState());
     assertTrue(r.getMessage().startsWith("cannot start a worker: Slurm refused the job: sbatch: error: invalid"
         + " partition specified: nosuch"), r.getMessage());
+  }
+
+  @Test
+  @Order(7)
+  void aJobThatFailsBeforeItsWorkerStartsFailsTheRunAtOnce() throws Exception {
+    stopServer();
+    ServerOptions o = options().slurm(new SlurmLauncher.Settings(null, 1, 0, null, null, null, List.of(),
+        "/nonexistent/bin/java", Duration.ofMillis(500)));
+    server = new CtrlabServer(o).start();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    String id = as(alice).train(run(1, 16)).getRunId();
+    Run r = awaitEnd(id);
+    assertEquals(RunState.FAILED, r.getState());
+    assertEquals(1, r.getAttempt(), "not submitted again: the next job would fail the same way");
+    assertTrue(r.getMessage().startsWith("the worker did not start: slurm job " + r.getJobId() + " FAILED"),
+        r.getMessage());
+    assertTrue(r.getMessage().contains("exit status 127") && r.getMessage().contains("/nonexistent/bin/java"),
+        "Slurm's exit status and the job's own output: " + r.getMessage());
+  }
+
+  /**
+   * Skips, saying why, where a service the test needs is not running; under CI (CI=true, as .ci/run is run) a missing
+   * service fails the test instead, so that CI never passes by skipping it.
+   */
+  static void needService(boolean running, String why) {
+    String ci = System.getenv("CI");
+    if (!running && ci != null && !ci.isEmpty() && !ci.equalsIgnoreCase("false")) {
+      org.junit.jupiter.api.Assertions.fail("CI=" + ci + " and " + why.replaceFirst("^SKIPPED: ", ""));
+    }
+    Assumptions.assumeTrue(running, why);
   }
 }

@@ -49,6 +49,7 @@ public final class CtrlabServer implements AutoCloseable {
 
   private final ServerOptions options;
   private final RunStore store;
+  private final AutoCloseable storeLock;
   private final Supervisor supervisor;
   private final EventHub hub;
   private final Analysis analysis;
@@ -72,60 +73,76 @@ public final class CtrlabServer implements AutoCloseable {
     device = Devices.describe();
     String storeAt = o.store() != null ? o.store() : o.runDir().resolve("ctrlab.db").toAbsolutePath().toString();
     store = RunStore.open(storeAt);
-    int cores = Runtime.getRuntime().availableProcessors();
-    int threads = o.threads() > 0 ? o.threads() : Math.max(1, cores / o.slots());
-    List<String> gpus = o.gpus() != null ? o.gpus() : Devices.gpuIndices();
-    ServerMetrics[] m = new ServerMetrics[1];
-    EventHub[] h = new EventHub[1];
-    Map<String, String> workerEnv = Map.of("CTRLAB_STORE", storeAt);
-    Launcher launcher = o.launcher().equals("slurm")
-        ? new SlurmLauncher(o.slurm(), o.workerJvmOptions(), workerArgs(o, cache), workerEnv)
-        : new LocalLauncher(o.workerJvmOptions(), workerArgs(o, cache), workerEnv);
-    supervisor = new Supervisor(store, launcher,
-        new Supervisor.Settings(o.slots(), threads, gpus, o.maxAttempts(), o.runDir()), new Supervisor.Observer() {
-          @Override
-          public void changed(Run r) {
-            if (h[0] != null) {
-              h[0].poke();
-            }
-            if (m[0] != null && EventHub.isFinal(r.getState())) {
-              m[0].ended(r);
-            }
-          }
-
-          @Override
-          public void crashed(Run r, Launcher.Exit exit) {
-            if (m[0] != null) {
-              m[0].crashed();
-            }
-          }
-        });
-    hub = new EventHub(store, supervisor);
-    h[0] = hub;
-    analysis = new Analysis(store, datasets, o.runDir(), o.analysisThreads(), 4 * o.analysisThreads(), cores);
-    metrics = new ServerMetrics(store, new ServerMetrics.Gauges(() -> o.slots(), supervisor::busySlots,
-        hub::watchers, analysis::busy));
-    m[0] = metrics;
-    Runs runs = new Runs(store, supervisor, hub, runConfigs, datasets, o.limits(), o.runDir(), device,
-        o.visibility());
-    Studies studies = new Studies(store, runs, runConfigs);
-    retention = new Retention(store, o.runDir(), o.keep(), o.maxRunDirBytes());
-    CtrlabService service = new CtrlabService(runs, studies, analysis, hub, supervisor, runConfigs, datasets,
-        o.limits(), auth.required(), tls, device);
-    CallLog log = new CallLog(metrics);
-    NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(o.host(), o.port()))
-        .maxInboundMessageSize(o.limits().maxRequestBytes())
-        .addService(intercept(service.bindService(), log, auth))
-        .addService(intercept(ProtoReflectionServiceV1.newInstance().bindService(), log, auth))
-        .addService(ServerInterceptors.intercept(health.getHealthService(), log));
-    if (tls) {
-      SslContextBuilder ssl = GrpcSslContexts.forServer(o.tlsCert().toFile(), o.tlsKey().toFile());
-      if (o.tlsClientCa() != null) {
-        ssl.trustManager(o.tlsClientCa().toFile()).clientAuth(ClientAuth.REQUIRE);
-      }
-      b.sslContext(ssl.build());
+    try {
+      storeLock = store.lockForServer();
+    } catch (SQLException e) {
+      store.close();
+      throw e;
     }
-    server = b.build();
+    try {
+      int cores = Runtime.getRuntime().availableProcessors();
+      int threads = o.threads() > 0 ? o.threads() : Math.max(1, cores / o.slots());
+      List<String> gpus = o.gpus() != null ? o.gpus() : Devices.gpuIndices();
+      ServerMetrics[] m = new ServerMetrics[1];
+      EventHub[] h = new EventHub[1];
+      Map<String, String> workerEnv = Map.of("CTRLAB_STORE", storeAt);
+      Launcher launcher = o.launcher().equals("slurm")
+          ? new SlurmLauncher(o.slurm(), o.workerJvmOptions(), workerArgs(o, cache), workerEnv)
+          : new LocalLauncher(o.workerJvmOptions(), workerArgs(o, cache), workerEnv);
+      supervisor = new Supervisor(store, launcher,
+          new Supervisor.Settings(o.slots(), threads, gpus, o.maxAttempts(), o.runDir()), new Supervisor.Observer() {
+            @Override
+            public void changed(Run r) {
+              if (h[0] != null) {
+                h[0].poke();
+              }
+              if (m[0] != null && EventHub.isFinal(r.getState())) {
+                m[0].ended(r);
+              }
+            }
+
+            @Override
+            public void crashed(Run r, Launcher.Exit exit) {
+              if (m[0] != null) {
+                m[0].crashed();
+              }
+            }
+          });
+      hub = new EventHub(store, supervisor);
+      h[0] = hub;
+      analysis = new Analysis(store, datasets, o.runDir(), o.analysisThreads(), 4 * o.analysisThreads(), cores);
+      metrics = new ServerMetrics(store, new ServerMetrics.Gauges(() -> o.slots(), supervisor::busySlots,
+          hub::watchers, analysis::busy));
+      m[0] = metrics;
+      Runs runs = new Runs(store, supervisor, hub, runConfigs, datasets, o.limits(), o.runDir(), device,
+          o.visibility());
+      Studies studies = new Studies(store, runs, runConfigs);
+      retention = new Retention(store, o.runDir(), o.keep(), o.maxRunDirBytes());
+      CtrlabService service = new CtrlabService(runs, studies, analysis, hub, supervisor, runConfigs, datasets,
+          o.limits(), auth.required(), tls, device);
+      CallLog log = new CallLog(metrics);
+      NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(o.host(), o.port()))
+          .maxInboundMessageSize(o.limits().maxRequestBytes())
+          .addService(intercept(service.bindService(), log, auth))
+          .addService(intercept(ProtoReflectionServiceV1.newInstance().bindService(), log, auth))
+          .addService(ServerInterceptors.intercept(health.getHealthService(), log));
+      if (tls) {
+        SslContextBuilder ssl = GrpcSslContexts.forServer(o.tlsCert().toFile(), o.tlsKey().toFile());
+        if (o.tlsClientCa() != null) {
+          ssl.trustManager(o.tlsClientCa().toFile()).clientAuth(ClientAuth.REQUIRE);
+        }
+        b.sslContext(ssl.build());
+      }
+      server = b.build();
+    } catch (IOException | RuntimeException e) {
+      try {
+        storeLock.close(); // a server that did not come up leaves the store to the next one
+        store.close();
+      } catch (Exception ignored) {
+        // reporting the first failure
+      }
+      throw e;
+    }
   }
 
   /** The call log outermost (it sees refusals too), then tokens. */
@@ -164,14 +181,15 @@ public final class CtrlabServer implements AutoCloseable {
     return a;
   }
 
+  /** Binds the ports first (a port in use changes nothing), then takes up the runs an earlier server left. */
   public CtrlabServer start() throws IOException, SQLException {
+    server.start();
+    if (options.metricsPort() >= 0) {
+      metricsPort = metrics.serve(options.metricsHost(), options.metricsPort());
+    }
     supervisor.start();
     retention.start();
     metrics.start();
-    if (options.metricsPort() >= 0) {
-      metricsPort = metrics.serve(options.host(), options.metricsPort());
-    }
-    server.start();
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("ctrlab.v1.Ctrlab", ServingStatus.SERVING);
     LOG.atInfo().addKeyValue("address", options.host() + ":" + server.getPort()).addKeyValue("tls",
@@ -223,7 +241,8 @@ public final class CtrlabServer implements AutoCloseable {
     metrics.close();
     try {
       store.close();
-    } catch (SQLException ignored) {
+      storeLock.close();
+    } catch (Exception ignored) {
       // closing anyway
     }
     LOG.info("stopped");

@@ -113,9 +113,14 @@ public final class ServerMain implements Callable<Integer> {
       + " admins).")
   String visibility = "all";
 
-  @Option(names = "--metrics-port", description = "Serve Prometheus metrics at http://HOST:PORT/metrics (default:"
-      + " none).")
+  @Option(names = "--metrics-port", description = "Serve Prometheus metrics at http://METRICS_HOST:PORT/metrics"
+      + " (default: none).")
   Integer metricsPort;
+
+  @Option(names = "--metrics-host", description = "Address the metrics endpoint listens on (default:"
+      + " ${DEFAULT-VALUE}: it has neither TLS nor tokens and names users; 0.0.0.0 inside a container whose port is"
+      + " published on the host's loopback).")
+  String metricsHost = "127.0.0.1";
 
   @Option(names = "--slots", description = "Runs executed at the same time, each in its own worker"
       + " process with its share of the cores and, on a GPU box, its own GPU (default: ${DEFAULT-VALUE}).")
@@ -144,8 +149,8 @@ public final class ServerMain implements Callable<Integer> {
       + " (records and metrics stay; default: 0, keep them).")
   int keepDays = 0;
 
-  @Option(names = "--max-run-dir-gb", description = "Remove the files of the oldest finished runs while the run"
-      + " folder is larger than this (default: 0, no cap).")
+  @Option(names = "--max-run-dir-gb", description = "Remove the files of the oldest finished runs while the runs'"
+      + " folders together are larger than this (default: 0, no cap).")
   double maxRunDirGb = 0;
 
   @Option(names = "--max-queued-per-user", description = "Queued runs one user may have; a study counts its whole"
@@ -205,7 +210,8 @@ public final class ServerMain implements Callable<Integer> {
         .maxAttempts(maxAttempts).gpus(gpus).workerJvmOptions(workerJvmOptions).limits(limits())
         .analysisThreads(analysisThreads).keep(Duration.ofDays(keepDays))
         .maxRunDirBytes((long) (maxRunDirGb * (1L << 30))).tls(tlsCert, tlsKey, tlsClientCa).insecure(insecure)
-        .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort).store(store).launcher(launcher)
+        .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort).metricsHost(metricsHost).store(store)
+        .launcher(launcher)
         .slurm(new org.ctrlab.server.jobs.SlurmLauncher.Settings(slurmPartition, slurmCpus, slurmGpus, slurmMem,
             slurmTime, slurmAccount, slurmArgs, slurmJava, Duration.ofMillis((long) (slurmPollSeconds * 1000))));
   }

@@ -35,6 +35,7 @@ public final class ServerOptions {
   private boolean insecure;
   private Visibility visibility = Visibility.ALL;
   private int metricsPort = -1;
+  private String metricsHost = "127.0.0.1";
   private String store;
   private String launcher = "local";
   private org.ctrlab.server.jobs.SlurmLauncher.Settings slurm = new org.ctrlab.server.jobs.SlurmLauncher.Settings(
@@ -237,6 +238,16 @@ public final class ServerOptions {
 
   public ServerOptions visibility(Visibility v) {
     visibility = v;
+    return this;
+  }
+
+  /** Where the metrics endpoint listens: loopback by default (it has neither TLS nor tokens). */
+  public String metricsHost() {
+    return metricsHost;
+  }
+
+  public ServerOptions metricsHost(String v) {
+    metricsHost = v;
     return this;
   }
 

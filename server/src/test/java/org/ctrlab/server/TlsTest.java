@@ -100,7 +100,24 @@ class TlsTest {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> info(bad, alice));
         assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
       }
+      // The container's health check: 'ctrlab-server health' over the same mutual TLS, with no token.
+      String at = "localhost:" + s.port();
+      assertEquals(0, health("--server", at, "--ca-cert", certs.resolve("ca.pem").toString(), "--client-cert",
+          certs.resolve("alice.pem").toString(), "--client-key", certs.resolve("alice.key").toString()));
+      assertEquals(2, health("--server", at, "--ca-cert", certs.resolve("ca.pem").toString()), "no client cert");
+      assertEquals(2, health("--server", at, "--ca-cert", rogue.resolve("ca.pem").toString(), "--client-cert",
+          certs.resolve("alice.pem").toString(), "--client-key", certs.resolve("alice.key").toString()),
+          "a server it does not trust");
+      s.close();
+      assertEquals(2, health("--server", at, "--ca-cert", certs.resolve("ca.pem").toString(), "--client-cert",
+          certs.resolve("alice.pem").toString(), "--client-key", certs.resolve("alice.key").toString(),
+          "--timeout", "2"), "a stopped server");
     }
+  }
+
+  /** Runs 'ctrlab-server health ARGS' and returns its exit code. */
+  static int health(String... args) {
+    return new picocli.CommandLine(new org.ctrlab.server.ops.HealthCommand()).execute(args);
   }
 
   @Test

@@ -50,7 +50,7 @@ public final class Auth implements ServerInterceptor {
   /** Reads the token file; a missing, unreadable or invalid one is an IOException with a one-line message. */
   public static Auth fromFile(Path file) throws IOException {
     long modified = modified(file);
-    return new Auth(file, load(file), modified);
+    return new Auth(file, load(file, false), modified);
   }
 
   private static long modified(Path file) {
@@ -61,8 +61,8 @@ public final class Auth implements ServerInterceptor {
     }
   }
 
-  private static Map<String, Caller> load(Path file) throws IOException {
-    TokenFile.Contents c = TokenFile.read(file);
+  private static Map<String, Caller> load(Path file, boolean mayBeEmpty) throws IOException {
+    TokenFile.Contents c = TokenFile.read(file, mayBeEmpty);
     c.warnings().forEach(w -> LOG.warn(w));
     Map<String, Caller> m = new HashMap<>();
     for (TokenFile.Entry e : c.entries()) {
@@ -89,10 +89,13 @@ public final class Auth implements ServerInterceptor {
       long m = modified(file);
       if (m != loadedModified) {
         try {
-          byHash = load(file);
+          byHash = load(file, true);
           loadedModified = m;
         } catch (IOException e) {
-          LOG.error("the token file changed but cannot be used; keeping the previous users: {}", e.getMessage());
+          // Fail closed: a token revoked by removing or breaking the file must not keep working.
+          LOG.error("the token file changed and cannot be used; every token is refused until it is mended: {}",
+              e.getMessage());
+          byHash = Map.of();
           loadedModified = m;
         }
       }

@@ -53,7 +53,7 @@ public final class TokenCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-      TokenFile.Contents c = TokenFile.read(parent.file);
+      TokenFile.Contents c = TokenFile.read(parent.file, true);
       for (TokenFile.Entry e : c.entries()) {
         System.out.println(e.user() + (e.admin() ? "  admin" : ""));
       }

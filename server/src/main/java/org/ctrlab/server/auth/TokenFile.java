@@ -56,6 +56,14 @@ public final class TokenFile {
   }
 
   public static Contents read(Path file) throws IOException {
+    return read(file, false);
+  }
+
+  /**
+   * Reads the file; an empty one is refused unless {@code mayBeEmpty} (a running server's reload after the last
+   * user was revoked: nobody may call then).
+   */
+  public static Contents read(Path file, boolean mayBeEmpty) throws IOException {
     List<String> lines;
     try {
       lines = Files.readAllLines(file, StandardCharsets.UTF_8);
@@ -103,7 +111,7 @@ public final class TokenFile {
       }
       entries.add(new Entry(p[0], hash, p.length == 3, no));
     }
-    if (entries.isEmpty()) {
+    if (entries.isEmpty() && !mayBeEmpty) {
       throw new IOException(file + " has no user (add one with 'ctrlab-server token add USER --file " + file + "')");
     }
     try {
@@ -126,7 +134,7 @@ public final class TokenFile {
     List<String> lines = Files.exists(file) ? Files.readAllLines(file, StandardCharsets.UTF_8)
         : new ArrayList<>(List.of("# ctrlab tokens: USER sha256:HASH [admin]. Made by 'ctrlab-server token add'."));
     if (Files.exists(file)) {
-      for (Entry e : read(file).entries()) {
+      for (Entry e : read(file, true).entries()) {
         if (e.user().equals(user)) {
           throw new IllegalArgumentException(user + " already has a token (line " + e.line()
               + "); revoke it first with 'ctrlab-server token revoke " + user + "'");

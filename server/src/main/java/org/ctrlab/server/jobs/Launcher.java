@@ -15,8 +15,15 @@ public interface Launcher extends AutoCloseable {
   /** What one attempt of a run is started with. */
   record Spec(String runId, int attempt, int slot, int threads, Map<String, String> env, Path log) {}
 
-  /** How a worker ended: its exit code (128 + N for signal N) and a human-readable cause. */
-  record Exit(int code, String cause) {
+  /**
+   * How a worker ended: its exit code (128 + N for signal N), a human-readable cause, and whether the cause was the
+   * platform's rather than the worker's (a lost node, a preemption: worth another attempt even before it started).
+   */
+  record Exit(int code, String cause, boolean platform) {
+    public Exit(int code, String cause) {
+      this(code, cause, false);
+    }
+
     public boolean signalled() {
       return code > 128 && code <= 128 + 64;
     }
@@ -34,6 +41,11 @@ public interface Launcher extends AutoCloseable {
 
     /** How it ended, or empty while it runs. Never blocks. */
     Optional<Exit> exit();
+
+    /** The cluster's word for where the job stands, e.g. "PENDING (Resources)"; "" for a local process. */
+    default String status() {
+      return "";
+    }
 
     /** Stops it at once (it has nothing to save: its last completed epoch is on disk). */
     void kill();

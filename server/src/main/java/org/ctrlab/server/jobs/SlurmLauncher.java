@@ -29,7 +29,9 @@ import org.ctrlab.api.v1.Run;
 public final class SlurmLauncher implements Launcher {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SlurmLauncher.class);
   private static final Set<String> FINAL = Set.of("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
-      "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT");
+      "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT", "PREEMPTED");
+  /** Final states that are the cluster's doing, not the worker's: the run gets another attempt. */
+  private static final Set<String> PLATFORM = Set.of("NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED");
 
   /** What every job asks Slurm for. */
   public record Settings(String partition, int cpusPerRun, int gpusPerRun, String memory, String timeLimit,
@@ -74,7 +76,7 @@ public final class SlurmLauncher implements Launcher {
     StringBuilder b = new StringBuilder("#!/bin/bash\n");
     b.append("# ctrlab run ").append(spec.runId()).append(", attempt ").append(spec.attempt())
         .append(" (written by the server; Slurm runs it again if it requeues the job)\n");
-    b.append("#SBATCH --job-name=ctrlab-").append(spec.runId()).append('\n');
+    b.append("#SBATCH --job-name=ctrlab-").append(spec.runId()).append("-a").append(spec.attempt()).append('\n');
     b.append("#SBATCH --output=").append(spec.log().toAbsolutePath()).append('\n');
     b.append("#SBATCH --open-mode=append\n#SBATCH --requeue\n");
     b.append("#SBATCH --cpus-per-task=").append(settings.cpusPerRun() > 0 ? settings.cpusPerRun() : spec.threads())
@@ -148,13 +150,23 @@ public final class SlurmLauncher implements Launcher {
   }
 
   @Override
-  public Optional<Job> adopt(Run run) {
+  public Optional<Job> adopt(Run run) throws IOException {
     if (run.getJobId().isEmpty()) {
       return Optional.empty();
     }
+    // Only Slurm's own "no such job" sends the run back to the queue; while Slurm does not answer, the job is
+    // followed (the poller asks again), lest a second job be started beside one that still runs.
+    Result r = run(env, "scontrol", "show", "job", "-o", run.getJobId());
+    if (r.code != 0 && (r.err + r.out).contains("Invalid job id")) {
+      return Optional.empty();
+    }
     SlurmJob job = new SlurmJob(run.getJobId());
-    if (!refresh(List.of(job)) && job.state == null) {
-      return Optional.empty(); // Slurm does not know it (any more): the run goes back to the queue and resumes
+    if (r.code == 0) {
+      job.state = field(r.out, "JobState");
+      job.reason = field(r.out, "Reason");
+      if (FINAL.contains(job.state)) {
+        job.exit = finalExit(job);
+      }
     }
     jobs.put(job.id, job);
     return Optional.of(job);
@@ -183,6 +195,16 @@ public final class SlurmLauncher implements Launcher {
     @Override
     public Optional<Exit> exit() {
       return Optional.ofNullable(exit);
+    }
+
+    @Override
+    public String status() {
+      String s = state;
+      if (s == null) {
+        return "";
+      }
+      String r = reason;
+      return r == null || r.isEmpty() || r.equals("None") ? s : s + " (" + r + ")";
     }
 
     @Override
@@ -238,11 +260,10 @@ public final class SlurmLauncher implements Launcher {
         if (!seen.contains(j.id) && j.exit == null) {
           // Not listed: finished long ago, or unknown to this controller. scontrol says which.
           Result s = run(env, "scontrol", "show", "job", "-o", j.id);
-          if (s.code != 0 || s.out.isBlank()) {
-            if (j.state != null) {
-              j.exit = new Exit(1, "slurm job " + j.id + " is no longer known to Slurm (last seen " + j.state + ")");
-            }
-          } else {
+          if (s.code != 0 && (s.err + s.out).contains("Invalid job id")) {
+            j.exit = new Exit(1, "slurm job " + j.id + " is no longer known to Slurm"
+                + (j.state == null ? "" : " (last seen " + j.state + ")"), true);
+          } else if (s.code == 0 && !s.out.isBlank()) {
             j.state = field(s.out, "JobState");
             j.reason = field(s.out, "Reason");
             if (FINAL.contains(j.state)) {
@@ -278,10 +299,11 @@ public final class SlurmLauncher implements Launcher {
       case "OUT_OF_MEMORY" -> "ran out of memory";
       case "NODE_FAIL" -> "lost its node";
       case "CANCELLED" -> "was cancelled in Slurm";
+      case "PREEMPTED" -> "was preempted";
       default -> LocalLauncher.describe(code);
     };
     return new Exit(code, "slurm job " + j.id + " " + j.state + (j.reason.isEmpty() || j.reason.equals("None") ? ""
-        : " (" + j.reason + ")") + ": " + why);
+        : " (" + j.reason + ")") + ": " + why, PLATFORM.contains(j.state));
   }
 
   /** A KEY=VALUE field of a line of scontrol output ("" when absent). */
@@ -296,28 +318,53 @@ public final class SlurmLauncher implements Launcher {
 
   private record Result(int code, String out, String err) {}
 
+  /** Runs a Slurm command, reading its output as it comes; one that does not end within 60 s is killed. */
   private static Result run(Map<String, String> env, String... cmd) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().putAll(env);
     Process p = pb.start();
+    StreamReader out = new StreamReader(p.getInputStream());
+    StreamReader err = new StreamReader(p.getErrorStream());
     try {
-      var err = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-        try {
-          return p.getErrorStream().readAllBytes();
-        } catch (IOException e) {
-          return new byte[0];
-        }
-      });
-      byte[] out = p.getInputStream().readAllBytes();
       if (!p.waitFor(60, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        throw new IOException(String.join(" ", cmd) + " did not answer within 60 s");
+        throw new IOException(String.join(" ", List.of(cmd).subList(0, Math.min(3, cmd.length)))
+            + " did not answer within 60 s");
       }
-      return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8),
-          new String(err.join(), StandardCharsets.UTF_8));
+      return new Result(p.exitValue(), out.text(), err.text());
     } catch (InterruptedException e) {
+      p.destroyForcibly();
       Thread.currentThread().interrupt();
       throw new IOException("interrupted", e);
+    }
+  }
+
+  /** Drains one stream of a child process on a thread of its own. */
+  private static final class StreamReader extends Thread {
+    private final java.io.InputStream in;
+    private final java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+
+    StreamReader(java.io.InputStream in) {
+      super("ctrlab-slurm-output");
+      this.in = in;
+      setDaemon(true);
+      start();
+    }
+
+    @Override
+    public void run() {
+      try {
+        in.transferTo(buf);
+      } catch (IOException e) {
+        // the process is gone
+      }
+    }
+
+    String text() throws InterruptedException {
+      join(5000);
+      synchronized (buf) {
+        return buf.toString(StandardCharsets.UTF_8);
+      }
     }
   }
 

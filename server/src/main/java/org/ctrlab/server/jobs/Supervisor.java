@@ -54,6 +54,10 @@ public final class Supervisor implements AutoCloseable {
     String runId;
     int attempt;
     Launcher.Job job;
+    /** Its run was cancelled and its worker is being killed: the slot stays taken until the worker is gone. */
+    boolean cancelling;
+    /** The job's status as last recorded (a cluster's job state). */
+    String status = "";
 
     Slot(int index) {
       this.index = index;
@@ -67,6 +71,7 @@ public final class Supervisor implements AutoCloseable {
   /** The slots: settings.slots() of them, plus any for jobs an earlier server left running on a cluster. */
   private final List<Slot> slots = new ArrayList<>();
   private final Thread loop;
+  private final java.util.concurrent.atomic.AtomicInteger busy = new java.util.concurrent.atomic.AtomicInteger();
   private volatile boolean stopping;
 
   public Supervisor(RunStore store, Launcher launcher, Settings settings, Observer observer) {
@@ -95,7 +100,7 @@ public final class Supervisor implements AutoCloseable {
             slots.add(extra);
             return extra;
           });
-          s.runId = r.getRunId();
+          occupy(s, r.getRunId());
           s.attempt = r.getAttempt();
           s.job = job.get();
         }
@@ -112,12 +117,14 @@ public final class Supervisor implements AutoCloseable {
     return settings;
   }
 
-  public synchronized int busySlots() {
-    int n = 0;
-    for (Slot s : List.copyOf(slots)) {
-      n += s.runId != null ? 1 : 0;
-    }
-    return n;
+  /** Slots executing a run now (read without the supervisor's lock, which a launch or a cancel may hold). */
+  public int busySlots() {
+    return busy.get();
+  }
+
+  private void occupy(Slot s, String runId) {
+    s.runId = runId;
+    busy.incrementAndGet();
   }
 
   /** The queued run ids in the order they will start. */
@@ -147,10 +154,12 @@ public final class Supervisor implements AutoCloseable {
       return;
     }
     for (Slot s : List.copyOf(slots)) {
-      if (s.job != null) {
+      if (s.job != null && !s.cancelling) {
         Optional<Launcher.Exit> exit = s.job.exit();
         if (exit.isPresent()) {
           ended(s, exit.get());
+        } else {
+          recordStatus(s);
         }
       }
     }
@@ -180,24 +189,38 @@ public final class Supervisor implements AutoCloseable {
     long now = System.currentTimeMillis();
     String msg = attempt == 1 ? "running" : "running again (attempt " + attempt + ")";
     Optional<Run> started = store.update(runId, r -> r.getState() != RunState.QUEUED || r.getAttempt() != attempt - 1
-        ? null : r.toBuilder().setState(RunState.RUNNING).setAttempt(attempt).setClaim(0).setQueuePosition(0)
+        ? null : r.toBuilder().setState(RunState.RUNNING).setAttempt(attempt).setClaim(0).setJobId("")
+            .setJobState("").setQueuePosition(0)
             .setStartedUnixMs(r.getStartedUnixMs() == 0 ? now : r.getStartedUnixMs()).setWorker("").build(),
         Worker.state(RunState.RUNNING, msg));
     if (started.isEmpty()) {
       return;
     }
-    s.runId = runId;
+    occupy(s, runId);
     launch(s, started.get());
+  }
+
+  /** Records a change of the job's status (a Slurm job going from PENDING to RUNNING, say) in the run. */
+  private void recordStatus(Slot s) throws SQLException {
+    String st = s.job.status();
+    if (st.equals(s.status)) {
+      return;
+    }
+    s.status = st;
+    int attempt = s.attempt;
+    store.update(s.runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
+        : r.toBuilder().setJobState(st).build()).ifPresent(observer::changed);
   }
 
   /** Starts the worker of the run's current attempt in a slot; a run whose worker cannot start fails. */
   private void launch(Slot s, Run run) throws SQLException {
     s.attempt = run.getAttempt();
+    s.status = "";
     try {
       s.job = launcher.launch(new Launcher.Spec(run.getRunId(), run.getAttempt(), s.index,
           settings.threadsPerSlot(), env(s.index), log(run.getRunId())));
-    } catch (IOException e) {
-      finish(s, RunState.FAILED, "cannot start a worker: " + e.getMessage(), null);
+    } catch (IOException | RuntimeException e) {
+      finish(s, RunState.FAILED, "cannot start a worker: " + (e.getMessage() == null ? e : e.getMessage()), null);
       return;
     }
     String where = s.job.where();
@@ -235,23 +258,32 @@ public final class Supervisor implements AutoCloseable {
       }
       return;
     }
-    observer.crashed(r, exit);
     int crashes = r.getCrashes() + 1;
     String tail = tail(log(runId));
-    if (exit.code() == Worker.EXIT_RUN_FAILED || crashes >= settings.maxAttempts()) {
+    // A worker that ended before it took up the run (no claim) without a signal, out of memory or the cluster's
+    // doing could not start at all (no Java on the node, the store unreachable): it would not start next time either.
+    boolean neverStarted = r.getClaim() == 0 && !exit.signalled() && !exit.platform()
+        && exit.code() != Worker.EXIT_OUT_OF_MEMORY;
+    if (exit.code() == Worker.EXIT_RUN_FAILED || neverStarted || crashes >= settings.maxAttempts()) {
       String why = exit.code() == Worker.EXIT_RUN_FAILED ? "the worker failed"
+          : neverStarted ? "the worker did not start: " + exit.cause()
           : String.format("the worker %s; %d of %d attempts ended so, and it is not started again", exit.cause(),
               crashes, settings.maxAttempts());
       finish(s, RunState.FAILED, why + (tail.isEmpty() ? "" : "; last lines of its log:\n" + tail), crashes);
+      if (exit.code() != Worker.EXIT_RUN_FAILED) {
+        observer.crashed(r, exit);
+      }
       return;
     }
     int epochs = r.getEpochsCount();
     int attempt = s.attempt + 1;
     Optional<Run> again = store.update(runId, cur -> cur.getAttempt() != s.attempt ? null
-        : cur.toBuilder().setAttempt(attempt).setClaim(0).setCrashes(crashes).setWorker("").build(),
+        : cur.toBuilder().setAttempt(attempt).setClaim(0).setCrashes(crashes).setWorker("").setJobId("")
+            .setJobState("").build(),
         Worker.log(String.format("worker attempt %d %s; attempt %d of %d resumes after epoch %d", s.attempt,
             exit.cause(), attempt, settings.maxAttempts(), epochs)));
     if (again.isPresent()) {
+      observer.crashed(r, exit);
       LOG.atWarn().addKeyValue("run", runId).addKeyValue("owner", r.getOwner()).addKeyValue("attempt", s.attempt)
           .addKeyValue("exit", exit.code()).log("worker " + exit.cause() + "; starting attempt " + attempt);
       launch(s, again.get());
@@ -304,9 +336,13 @@ public final class Supervisor implements AutoCloseable {
   }
 
   private void free(Slot s) {
+    if (s.runId != null) {
+      busy.decrementAndGet();
+    }
     s.runId = null;
     s.job = null;
     s.attempt = 0;
+    s.status = "";
     if (s.index >= settings.slots()) {
       slots.remove(s);
     }
@@ -316,46 +352,80 @@ public final class Supervisor implements AutoCloseable {
    * Cancels a queued run at once, and a running one by killing its worker (at any stage: loading, building the
    * graph or training). Returns the record as it stands after; a run already final is returned unchanged.
    */
-  public synchronized Optional<Run> cancel(String runId, String by) throws SQLException {
-    Run r = store.get(runId).orElse(null);
-    if (r == null) {
-      return Optional.empty();
-    }
-    if (r.getState() == RunState.QUEUED) {
-      String msg = "cancelled by " + by + " before it started";
-      Optional<Run> done = store.update(runId, cur -> cur.getState() != RunState.QUEUED ? null
+  public Optional<Run> cancel(String runId, String by) throws SQLException {
+    Slot held = null;
+    Launcher.Job worker = null;
+    Run orphan = null;
+    synchronized (this) {
+      Run r = store.get(runId).orElse(null);
+      if (r == null) {
+        return Optional.empty();
+      }
+      if (r.getState() == RunState.QUEUED) {
+        String msg = "cancelled by " + by + " before it started";
+        Optional<Run> done = store.update(runId, cur -> cur.getState() != RunState.QUEUED ? null
+            : finished(cur.toBuilder().setCancelledBy(by), RunState.CANCELLED, msg), Worker.state(RunState.CANCELLED,
+                msg));
+        if (done.isPresent()) {
+          observer.changed(done.get());
+          ended(done.get());
+          return done;
+        }
+        r = store.get(runId).orElseThrow();
+      }
+      if (r.getState() != RunState.RUNNING) {
+        return Optional.of(r);
+      }
+      // CANCELLED first: from this commit on, the worker's fenced writes are refused; then it is stopped.
+      String msg = "cancelled by " + by + " in epoch " + (r.getEpochsCount() + 1);
+      store.update(runId, cur -> cur.getState() != RunState.RUNNING ? null
           : finished(cur.toBuilder().setCancelledBy(by), RunState.CANCELLED, msg), Worker.state(RunState.CANCELLED,
               msg));
-      if (done.isPresent()) {
-        observer.changed(done.get());
-        ended(done.get());
-        return done;
+      for (Slot s : slots) {
+        if (runId.equals(s.runId) && !s.cancelling) {
+          held = s;
+          worker = s.job;
+          s.cancelling = true; // taken until the worker is gone, so that no other run starts beside it
+        }
       }
-      r = store.get(runId).orElseThrow();
-    }
-    if (r.getState() != RunState.RUNNING) {
-      return Optional.of(r);
-    }
-    for (Slot s : List.copyOf(slots)) {
-      if (runId.equals(s.runId) && s.job != null) {
-        s.job.kill();
+      if (held == null) {
+        orphan = r; // RUNNING but in no slot: left by an earlier server and not taken up yet
       }
     }
-    String msg = "cancelled by " + by + " in epoch " + (r.getEpochsCount() + 1);
-    Optional<Run> done = store.update(runId, cur -> cur.getState() != RunState.RUNNING ? null
-        : finished(cur.toBuilder().setCancelledBy(by), RunState.CANCELLED, msg),
-        Worker.state(RunState.CANCELLED, msg));
-    for (Slot s : List.copyOf(slots)) {
-      if (runId.equals(s.runId)) {
-        free(s);
+    // Outside the lock: a kill may wait seconds (scancel, a JVM's exit), and launches and watchers must not.
+    try {
+      if (worker != null) {
+        worker.kill();
+      } else if (orphan != null) {
+        Optional<Launcher.Job> left = launcher.adopt(orphan);
+        if (left.isPresent()) {
+          left.get().kill();
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.atWarn().addKeyValue("run", runId).log("cannot stop the cancelled run's worker (its writes are refused): "
+          + e.getMessage());
+    } finally {
+      if (held != null) {
+        synchronized (this) {
+          held.cancelling = false;
+          if (runId.equals(held.runId)) {
+            free(held);
+          }
+        }
       }
     }
-    done.ifPresent(d -> {
-      observer.changed(d);
-      ended(d);
-    });
+    Run after = store.get(runId).orElse(null);
+    if (after != null && isFinal(after.getState())) {
+      observer.changed(after); // cancelled, or it finished just before the cancel: either way, its end is told
+      ended(after);
+    }
     poke();
-    return store.get(runId);
+    return Optional.ofNullable(after);
+  }
+
+  static boolean isFinal(RunState s) {
+    return s == RunState.SUCCEEDED || s == RunState.FAILED || s == RunState.CANCELLED;
   }
 
   /** Puts a RUNNING run back in the queue, first in line, to resume from its last completed epoch. */

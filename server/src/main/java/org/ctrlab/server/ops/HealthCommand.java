@@ -29,16 +29,30 @@ public final class HealthCommand implements Callable<Integer> {
   @Option(names = "--ca-cert", description = "CA of the server's certificate (PEM); implies --tls.")
   Path caCert;
 
+  @Option(names = "--client-cert", description = "Client certificate (PEM) for a server that requires one"
+      + " (--tls-client-ca); with --client-key.")
+  Path clientCert;
+
+  @Option(names = "--client-key", description = "The client certificate's key (PKCS#8 PEM).")
+  Path clientKey;
+
   @Option(names = "--timeout", description = "Seconds to wait (default: ${DEFAULT-VALUE}).")
   int timeout = 5;
 
   @Override
   public Integer call() throws Exception {
     NettyChannelBuilder b = NettyChannelBuilder.forTarget(server);
-    if (tls || caCert != null) {
+    if ((clientCert == null) != (clientKey == null)) {
+      System.err.println("--client-cert and --client-key go together");
+      return 2;
+    }
+    if (tls || caCert != null || clientCert != null) {
       var ssl = GrpcSslContexts.forClient();
       if (caCert != null) {
         ssl.trustManager(caCert.toFile());
+      }
+      if (clientCert != null) {
+        ssl.keyManager(clientCert.toFile(), clientKey == null ? null : clientKey.toFile());
       }
       b.sslContext(ssl.build());
     } else {

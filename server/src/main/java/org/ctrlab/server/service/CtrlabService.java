@@ -408,8 +408,8 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
 
   @Override
   public void listStudies(ListStudiesRequest req, StreamObserver<ListStudiesResponse> out) {
-    unary(out, () -> ListStudiesResponse.newBuilder().addAllStudies(studies.list(req.getLimit(), caller()))
-        .build());
+    unary(out, () -> ListStudiesResponse.newBuilder().addAllStudies(studies.list(req.getLimit(), caller(),
+        limits.maxResponseBytes() - 64 * 1024)).build());
   }
 
   @Override
@@ -436,6 +436,16 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
     });
   }
 
+  /** Queued runs per user: everyone's, or under --visibility own only the caller's (admins: everyone's). */
+  private java.util.Map<String, Integer> visibleQueues() throws SQLException {
+    java.util.Map<String, Integer> all = runs.queuedByUser();
+    if (runs.visibility() == Visibility.ALL || caller().admin()) {
+      return all;
+    }
+    Integer mine = all.get(caller().user());
+    return mine == null ? java.util.Map.of() : java.util.Map.of(caller().user(), mine);
+  }
+
   @Override
   public void getServerInfo(ServerInfoRequest req, StreamObserver<ServerInfo> out) {
     unary(out, () -> {
@@ -445,7 +455,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
           .setWorkers(supervisor.settings().slots()).setRunning(supervisor.busySlots())
           .setMaxQueuedPerUser(limits.maxQueuedPerUser()).setAuthRequired(authRequired).setUser(caller().user())
           .setAdmin(caller().admin()).setVisibility(runs.visibility().name().toLowerCase(java.util.Locale.ROOT))
-          .putAllQueuedByUser(runs.queuedByUser()).putAllRunsByState(runs.runsByState()).setTls(tls)
+          .putAllQueuedByUser(visibleQueues()).putAllRunsByState(runs.runsByState()).setTls(tls)
           .setOnednn(org.ctrlab.server.Devices.oneDnn()).build();
     });
   }

@@ -104,11 +104,11 @@ public final class EventHub implements AutoCloseable {
     List<String> order = null;
     int running = -1;
     for (Watch x : watches.keySet()) {
-      if (!x.w.ready()) {
-        continue;
-      }
       boolean finished = false;
       try {
+        if (!x.w.ready()) {
+          continue;
+        }
         // The record first: if it is final now, its final event is already stored and this read returns it.
         Optional<Run> run = store.get(x.runId);
         List<RunEvent> events = store.events(x.runId, x.next, BATCH);

@@ -82,6 +82,7 @@ final class ModelCache implements AutoCloseable {
     } catch (RuntimeException ex) {
       synchronized (this) {
         entries.remove(r.getRunId(), e);
+        e.evicted = true; // another caller may still load it; it is closed when the last one is done
       }
       release(e);
       throw ex;

@@ -16,7 +16,7 @@ import org.ctrlab.server.store.RunStore;
 
 /**
  * Keeps the run folder within bounds: the files (checkpoints, logs) of runs finished more than keep-days ago are
- * removed, and so are those of the oldest finished runs while the folder is over its size cap. Records, epochs,
+ * removed, and so are those of the oldest finished runs while the runs' folders are over the size cap. Records, epochs,
  * events and metrics stay; such a run can be listed and shown but no longer evaluated. The database is compacted
  * after runs have been deleted or retired. Runs hourly, and once at start.
  */
@@ -55,7 +55,7 @@ public final class Retention implements AutoCloseable {
   public int sweep(long nowMs) throws SQLException, IOException {
     List<Run> finished = store.finishedWithFiles();
     int retired = 0;
-    long total = maxBytes > 0 ? size(runDir) : 0;
+    long total = maxBytes > 0 ? runFolders(runDir) : 0;
     for (Run r : finished) {
       boolean old = !keep.isZero() && r.getFinishedUnixMs() > 0 && r.getFinishedUnixMs() < nowMs - keep.toMillis();
       boolean over = maxBytes > 0 && total > maxBytes;
@@ -71,8 +71,26 @@ public final class Retention implements AutoCloseable {
       LOG.info("run {} of {}: files retired ({} bytes, {})", r.getRunId(), r.getOwner(), freed,
           old ? "older than " + keep.toDays() + " days" : "over the size cap");
     }
-    store.compactIfFragmented(0.1);
+    // VACUUM holds the write lock while it rewrites the file: never while workers have epochs to record.
+    if (store.countByState().getOrDefault(org.ctrlab.api.v1.RunState.RUNNING, 0) == 0) {
+      store.compactIfFragmented(0.1);
+    }
     return retired;
+  }
+
+  /** The bytes of the runs' folders: what the cap bounds (not the database, not the prepared-dataset cache). */
+  static long runFolders(Path runDir) throws IOException {
+    if (!Files.isDirectory(runDir)) {
+      return 0;
+    }
+    long total = 0;
+    try (Stream<Path> dirs = Files.list(runDir)) {
+      for (Path d : dirs.filter(Files::isDirectory).filter(d -> !d.getFileName().toString().equals("cache"))
+          .toList()) {
+        total += size(d);
+      }
+    }
+    return total;
   }
 
   static long size(Path dir) throws IOException {

@@ -40,10 +40,20 @@ public final class Studies {
     if (Math.max(Math.max(req.getBackbonesCount(), req.getSeedsCount()),
         Math.max(req.getHeadsCount(), req.getRatingWeightsCount())) > max) {
       throw new IllegalArgumentException("a study's lists of backbones, heads, rating weights and seeds each take at"
-          + " most " + max + " values");
+          + " most " + max + " values (--max-study-runs)");
     }
     List<Head> heads = req.getHeadsCount() == 0 ? List.of(Head.BINARY, Head.RATING) : req.getHeadsList();
     List<Long> seeds = req.getSeedsCount() == 0 ? List.of(2020L) : req.getSeedsList();
+    // The grid's size from the lists alone, before any of it is built (up to 500^3 runs could be asked for).
+    long perSeed = 0;
+    for (Head head : heads) {
+      perSeed += head == Head.RATING ? Math.max(1, req.getRatingWeightsCount()) : 1;
+    }
+    long size = (long) req.getBackbonesCount() * seeds.size() * perSeed;
+    if (size > max) {
+      throw new IllegalArgumentException(String.format("a study of %,d runs is too large (at most %d,"
+          + " --max-study-runs)", size, max));
+    }
     String id = Ids.next();
     List<TrainRequest> grid = new ArrayList<>();
     for (String backbone : req.getBackbonesList()) {
@@ -68,10 +78,6 @@ public final class Studies {
         }
       }
     }
-    if (grid.size() > max) {
-      throw new IllegalArgumentException(String.format("a study of %,d runs is too large (at most %d)", grid.size(),
-          max));
-    }
     Study st = Study.newBuilder().setStudyId(id).setName(req.getName()).setOwner(owner).setRequest(req)
         .setCreatedUnixMs(System.currentTimeMillis()).build();
     List<Run> queued = runs.submitAll(grid, owner, st);
@@ -91,14 +97,20 @@ public final class Studies {
         .addAllRows(StudyStats.rows(members)).addAllComparisons(StudyStats.comparisons(members)).build();
   }
 
-  public List<Study> list(int limit, org.ctrlab.server.auth.Caller caller) throws SQLException {
+  /** The newest studies the caller may read, at most {@code limit} and as many as fit in {@code maxBytes}. */
+  public List<Study> list(int limit, org.ctrlab.server.auth.Caller caller, int maxBytes) throws SQLException {
     if (limit < 0) {
       throw new IllegalArgumentException("limit must be >= 0");
     }
     List<Study> out = new ArrayList<>();
+    long bytes = 0;
     for (Study s : store.studies(limit == 0 ? 50 : Math.min(limit, 1000))) {
       try {
         runs.checkRead("", s.getOwner(), caller);
+        bytes += s.getSerializedSize() + 8;
+        if (bytes > maxBytes) {
+          break; // the rest are older; GetStudy reads any one of them
+        }
         out.add(s);
       } catch (Refusal hidden) {
         // another user's study on a server that shows each user their own

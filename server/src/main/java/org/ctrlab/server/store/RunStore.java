@@ -98,17 +98,61 @@ public final class RunStore implements AutoCloseable {
     return s;
   }
 
-  /** Attaches to an existing store without touching its schema. */
+  /** Attaches to an existing store without touching its schema (a worker: a small pool, as it writes alone). */
   public static RunStore attach(String location) throws SQLException {
-    return connect(location);
+    return connect(location, 2);
+  }
+
+  private static RunStore connect(String location) throws SQLException {
+    return connect(location, 8);
+  }
+
+  /**
+   * Makes sure no other server uses this store: an exclusive lock held until the returned handle is closed (a file
+   * lock beside an SQLite store, a PostgreSQL advisory lock on a connection of its own). Two servers on one store
+   * would both schedule its queue and each stop the other's workers.
+   */
+  public AutoCloseable lockForServer() throws SQLException {
+    if (dialect == Dialect.SQLITE) {
+      Path lock = Path.of(where + ".server-lock");
+      try {
+        java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lock,
+            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+        java.nio.channels.FileLock l = ch.tryLock();
+        if (l == null) {
+          ch.close();
+          throw new SQLException("another ctrlab server uses the run store " + where + " (it holds " + lock + ")");
+        }
+        return () -> {
+          l.release();
+          ch.close();
+        };
+      } catch (java.io.IOException | java.nio.channels.OverlappingFileLockException e) {
+        throw new SQLException("another ctrlab server uses the run store " + where + ": " + e, e);
+      }
+    }
+    Connection c = java.sql.DriverManager.getConnection(pool.getJdbcUrl());
+    try (PreparedStatement p = c.prepareStatement("SELECT pg_try_advisory_lock(hashtext(current_schema()))");
+        ResultSet rs = p.executeQuery()) {
+      rs.next();
+      if (!rs.getBoolean(1)) {
+        c.close();
+        throw new SQLException("another ctrlab server uses the run store " + where);
+      }
+    } catch (SQLException e) {
+      c.close();
+      throw e;
+    }
+    return c::close;
   }
 
   public Dialect dialect() {
     return dialect;
   }
 
-  private static RunStore connect(String location) throws SQLException {
+  private static RunStore connect(String location, int poolSize) throws SQLException {
     HikariConfig hc = new HikariConfig();
+    hc.setMinimumIdle(1);
     hc.setPoolName("ctrlab-store");
     hc.setConnectionTimeout(30_000);
     Dialect d;
@@ -116,7 +160,7 @@ public final class RunStore implements AutoCloseable {
     if (location.startsWith("jdbc:postgresql:")) {
       d = Dialect.POSTGRESQL;
       hc.setJdbcUrl(location);
-      hc.setMaximumPoolSize(8);
+      hc.setMaximumPoolSize(poolSize); // the server 8, each worker 2: 8 + 2 per slot of max_connections
       where = location.replaceAll("password=[^&]*", "password=***");
     } else {
       String file = location.startsWith("jdbc:sqlite:") ? location.substring("jdbc:sqlite:".length()) : location;
@@ -134,7 +178,7 @@ public final class RunStore implements AutoCloseable {
       SQLiteDataSource sds = new SQLiteDataSource(c);
       sds.setUrl("jdbc:sqlite:" + path);
       hc.setDataSource(sds);
-      hc.setMaximumPoolSize(4);
+      hc.setMaximumPoolSize(Math.min(poolSize, 4));
       d = Dialect.SQLITE;
       where = path.toString();
     }
@@ -148,7 +192,10 @@ public final class RunStore implements AutoCloseable {
 
   private void migrate() throws SQLException {
     try {
-      var f = Flyway.configure().dataSource(pool).baselineOnMigrate(true).baselineVersion("1")
+      // An SQLite file of ctrlab 0.1 has V1's tables but no history: it is baselined at V1. No PostgreSQL store of
+      // 0.1 exists, so a schema there that holds other tables is baselined before V1, which then runs.
+      var f = Flyway.configure().dataSource(pool).baselineOnMigrate(true)
+          .baselineVersion(dialect == Dialect.SQLITE ? "1" : "0")
           .locations("classpath:db/migration/" + (dialect == Dialect.SQLITE ? "sqlite" : "postgresql"));
       if (dialect == Dialect.POSTGRESQL) {
         String schema = schemaOf(pool.getJdbcUrl());

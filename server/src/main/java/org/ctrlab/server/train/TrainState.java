@@ -84,6 +84,12 @@ public record TrainState(List<EpochResult> epochs, int steps, double bestAuc, in
       ch.force(true);
     }
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    // The rename itself reaches the disk before the epoch is recorded as done (a power loss cannot undo it then).
+    try (FileChannel dir = FileChannel.open(file.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
+      dir.force(true);
+    } catch (IOException e) {
+      // some file systems cannot sync a directory; the file's own content is on disk
+    }
   }
 
   public static TrainState load(Path file) throws IOException {

@@ -92,6 +92,16 @@ class OpsTest {
       String second = stub.train(t.setMaxEpochs(1).build()).getRunId();
       String queued = scrape(s.metricsPort());
       assertEquals(1, sample(queued, "ctrlab_queued_runs", "user=\"alice\""), queued);
+      for (int i = 0; i < 50 && sample(queued, "ctrlab_slots_busy", "") < 1; i++) {
+        Thread.sleep(100);
+        queued = scrape(s.metricsPort());
+      }
+      assertEquals(1, sample(queued, "ctrlab_slots_busy", ""), queued);
+      // A second server on the same run folder is refused before it touches the queue.
+      java.sql.SQLException twice = org.junit.jupiter.api.Assertions.assertThrows(java.sql.SQLException.class,
+          () -> new CtrlabServer(new ServerOptions().port(0).dataDir(tmp.resolve("data")).runDir(tmp.resolve("runs"))
+              .threads(2).allowDownload(false)));
+      assertTrue(twice.getMessage().startsWith("another ctrlab server uses the run store"), twice.getMessage());
       for (String id : List.of(first, second)) {
         while (stub.getRun(GetRunRequest.newBuilder().setRunId(id).build()).getState() != RunState.SUCCEEDED) {
           Thread.sleep(100);
@@ -107,6 +117,7 @@ class OpsTest {
       assertEquals(3, sample(done, "ctrlab_epoch_seconds_count", "backbone=\"DCNV2\",head=\"BINARY\""), done);
       assertEquals(2, sample(done, "ctrlab_runs", "state=\"SUCCEEDED\""));
       assertEquals(0, sample(done, "ctrlab_queued_runs", "user=\"alice\""));
+      assertEquals(0, sample(done, "ctrlab_slots_busy", ""), done);
       assertEquals(2, sample(done, "ctrlab_runs_ended_total", "state=\"SUCCEEDED\""), done);
 
       // Logs: one line per call with user, method, status and time, and the run's changes; never a token.

@@ -101,7 +101,7 @@ class HistoryTest {
       String b = f.stub.train(Fixture.quick().setMaxEpochs(1).build()).getRunId();
       JobsServiceTest.awaitEnd(f, b);
       long oneRun = Retention.size(tmp.resolve("runs").resolve(b));
-      long total = Retention.size(tmp.resolve("runs"));
+      long total = Retention.runFolders(tmp.resolve("runs"));
       try (RunStore store = RunStore.open(tmp.resolve("runs").resolve("ctrlab.db"))) {
         assertEquals(1, new Retention(store, tmp.resolve("runs"), Duration.ZERO, total - oneRun / 2)
             .sweep(System.currentTimeMillis()));

@@ -31,6 +31,7 @@ import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.StudyRequest;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.WatchRunRequest;
+import org.ctrlab.server.TestData;
 import org.ctrlab.server.auth.Auth;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -208,5 +209,88 @@ class JobsServiceTest {
           + " so, and it is not started again"), r.getMessage());
       assertTrue(r.getMessage().contains("OutOfMemoryError"), "the log's last lines are in the message");
     }
+  }
+
+  @Test
+  void twoSlotsRunTwoWorkersAtOnceAndACrashEndsOnlyItsOwnRun() throws Exception {
+    try (Fixture f = new Fixture(tmp, null, Map.of(), o -> o.slots(2).threads(0))) {
+      String a = f.stub.train(Fixture.quick().setMaxEpochs(200).setName("a").build()).getRunId();
+      String b = f.stub.train(Fixture.quick().setMaxEpochs(200).setName("b").build()).getRunId();
+      Run ra = awaitWorker(f, a);
+      Run rb = awaitWorker(f, b);
+      assertTrue(pid(ra) != pid(rb), "two worker processes");
+      // Each worker has its share of the cores: cores / slots TensorFlow threads.
+      int share = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+      for (String id : List.of(a, b)) {
+        String started = awaitLog(f, id, "worker ");
+        assertTrue(started.contains(", " + share + " threads, "), started);
+      }
+      // A SIGKILL of a's worker: a goes on in a second attempt; b's worker and attempt are untouched.
+      ProcessHandle.of(pid(ra)).orElseThrow().destroyForcibly();
+      long deadline = System.currentTimeMillis() + 60_000;
+      while (get(f, a).getAttempt() < 2 && System.currentTimeMillis() < deadline) {
+        Thread.sleep(50);
+      }
+      assertEquals(2, get(f, a).getAttempt());
+      assertEquals(1, get(f, a).getCrashes());
+      Run b2 = get(f, b);
+      assertEquals(RunState.RUNNING, b2.getState());
+      assertEquals(1, b2.getAttempt());
+      assertEquals(0, b2.getCrashes());
+      assertEquals(pid(rb), pid(b2), "b's worker was not restarted");
+      assertTrue(ProcessHandle.of(pid(rb)).map(ProcessHandle::isAlive).orElse(false));
+      for (String id : List.of(a, b)) {
+        f.stub.cancelRun(CancelRunRequest.newBuilder().setRunId(id).build());
+      }
+    }
+  }
+
+  @Test
+  void aRunThatFailsByItselfIsNotStartedAgain() throws Exception {
+    // Its dataset's files are gone by the time its worker loads them: a failure of the run's own, recorded by the
+    // worker, which another attempt would meet again.
+    Path gone = tmp.resolve("gone");
+    TestData.small().write(gone);
+    try (Fixture f = new Fixture(tmp, null, Map.of("ml-1m", gone))) {
+      String first = f.stub.train(Fixture.quick().setMaxEpochs(200).build()).getRunId();
+      awaitState(f, first, RunState.RUNNING);
+      String id = f.stub.train(Fixture.quick().setDataset("ml-1m").build()).getRunId();
+      assertEquals(RunState.QUEUED, get(f, id).getState());
+      try (var files = Files.list(gone)) {
+        for (Path p : files.toList()) {
+          Files.delete(p);
+        }
+      }
+      f.stub.cancelRun(CancelRunRequest.newBuilder().setRunId(first).build());
+      Run r = awaitEnd(f, id);
+      assertEquals(RunState.FAILED, r.getState(), r.getMessage());
+      assertEquals(1, r.getAttempt(), "not started again");
+      assertEquals(0, r.getCrashes());
+      assertTrue(r.getMessage().contains("has no files in " + gone), r.getMessage());
+    }
+  }
+
+  /** Waits for a run's worker to be started and recorded. */
+  static Run awaitWorker(Fixture f, String id) throws InterruptedException {
+    Run r = awaitState(f, id, RunState.RUNNING);
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (r.getWorker().isEmpty() && System.currentTimeMillis() < deadline) {
+      Thread.sleep(50);
+      r = get(f, id);
+    }
+    return r;
+  }
+
+  /** The first stored log event of a run that starts with {@code prefix}, waiting for it. */
+  static String awaitLog(Fixture f, String id, String prefix) {
+    Iterator<RunEvent> w = f.stub.withDeadlineAfter(60, TimeUnit.SECONDS)
+        .watchRun(WatchRunRequest.newBuilder().setRunId(id).build());
+    while (w.hasNext()) {
+      RunEvent e = w.next();
+      if (e.hasLog() && e.getLog().startsWith(prefix)) {
+        return e.getLog();
+      }
+    }
+    throw new AssertionError("no log event of run " + id + " starts with '" + prefix + "'");
   }
 }

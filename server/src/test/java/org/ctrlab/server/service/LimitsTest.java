@@ -64,6 +64,22 @@ class LimitsTest {
         tags.addTags("t" + i);
       }
       assertTrue(message(Status.Code.INVALID_ARGUMENT, () -> s.train(tags.build())).startsWith("21 tags; at most 20"));
+      assertTrue(message(Status.Code.INVALID_ARGUMENT, () -> s.train(Fixture.quick().addTags("t".repeat(101))
+          .build())).contains("must have 1 to 100 characters (--max-tag-length)"));
+      org.ctrlab.api.v1.StudyRequest.Builder big = org.ctrlab.api.v1.StudyRequest.newBuilder().setName("big")
+          .setDataset("synthetic").addBackbones("DCNV2").setBase(Fixture.quick());
+      for (int seed = 1; seed <= 251; seed++) {
+        big.addSeeds(seed); // 2 heads x 251 seeds = 502 runs
+      }
+      assertEquals("a study of 502 runs is too large (at most 500, --max-study-runs)",
+          message(Status.Code.INVALID_ARGUMENT, () -> s.startStudy(big.build())));
+      for (int i = 0; i < 399; i++) {
+        big.addBackbones("DCNV2");
+      }
+      long t1 = System.nanoTime();
+      assertEquals("a study of 200,800 runs is too large (at most 500, --max-study-runs)",
+          message(Status.Code.INVALID_ARGUMENT, () -> s.startStudy(big.build())), "counted, not built");
+      assertTrue((System.nanoTime() - t1) / 1e9 < 2, "refused at once");
       // A 2 MB name is refused by the transport before the service sees it.
       assertEquals(Status.Code.RESOURCE_EXHAUSTED, assertThrows(StatusRuntimeException.class,
           () -> s.train(Fixture.quick().setName("n".repeat(2 << 20)).build())).getStatus().getCode());
@@ -110,6 +126,30 @@ class LimitsTest {
       f.stub.evaluate(EvaluateRequest.newBuilder().setRunId(id).build());
       double waited = (System.nanoTime() - t1) / 1e9;
       assertTrue(waited < full / 2, "evaluate waited " + waited + " s; a full perturbation takes " + full + " s");
+
+      // A graceful stop does not wait for an analysis call: it ends at its next batch, and the stop takes seconds.
+      CompletableFuture<Status> perturbEnded = new CompletableFuture<>();
+      CtrlabGrpc.newStub(f.channel).perturb(p.build(), new StreamObserver<>() {
+        @Override
+        public void onNext(org.ctrlab.api.v1.PerturbResponse r) {}
+
+        @Override
+        public void onError(Throwable t) {
+          perturbEnded.complete(Status.fromThrowable(t));
+        }
+
+        @Override
+        public void onCompleted() {
+          perturbEnded.complete(Status.OK);
+        }
+      });
+      Thread.sleep(300);
+      long t2 = System.nanoTime();
+      f.server.close();
+      double stop = (System.nanoTime() - t2) / 1e9;
+      assertTrue(stop < 5, "the stop took " + stop + " s");
+      Status st = perturbEnded.get(10, TimeUnit.SECONDS);
+      assertTrue(st.getCode() != Status.Code.OK, "the perturbation was stopped, not finished: " + st);
     }
   }
 

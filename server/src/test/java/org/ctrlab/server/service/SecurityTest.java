@@ -88,6 +88,13 @@ class SecurityTest {
       assertEquals("ops", c.getCancelledBy());
       assertTrue(c.getMessage().startsWith("cancelled by ops in epoch "), c.getMessage());
       // bob's tag-wide cancel touches only his own runs; another's study is refused.
+      String tagged = as(f, alice).train(Fixture.quick().setMaxEpochs(50).addTags("shared-tag").build()).getRunId();
+      assertEquals(0, as(f, bob).cancelRuns(CancelRunsRequest.newBuilder().setTag("shared-tag").build())
+          .getRunIdsCount());
+      assertTrue(List.of(RunState.QUEUED, RunState.RUNNING).contains(as(f, bob).getRun(GetRunRequest.newBuilder()
+          .setRunId(tagged).build()).getState()), "bob's call left alice's run alone");
+      assertEquals(List.of(tagged), as(f, alice).cancelRuns(CancelRunsRequest.newBuilder().setTag("shared-tag")
+          .build()).getRunIdsList(), "alice's own tag-wide cancel takes it");
       var st = as(f, alice).startStudy(org.ctrlab.api.v1.StudyRequest.newBuilder().setName("s")
           .setDataset("synthetic").addBackbones("DCNV2").setBase(Fixture.quick().setMaxEpochs(50)).build());
       refused(Status.Code.PERMISSION_DENIED, () -> as(f, bob).cancelRuns(CancelRunsRequest.newBuilder()
@@ -120,6 +127,19 @@ class SecurityTest {
       assertEquals(1, as(f, ops).listRuns(ListRunsRequest.getDefaultInstance()).getRunsCount(), "admins read all");
       as(f, ops).evaluate(EvaluateRequest.newBuilder().setRunId(id).build());
       assertEquals("own", b.getServerInfo(ServerInfoRequest.getDefaultInstance()).getVisibility());
+      var st = as(f, alice).startStudy(org.ctrlab.api.v1.StudyRequest.newBuilder().setName("s")
+          .setDataset("synthetic").addBackbones("DCNV2").setBase(Fixture.quick().setMaxEpochs(50)).build());
+      StatusRuntimeException e = refused(Status.Code.PERMISSION_DENIED, () -> b.getStudy(
+          org.ctrlab.api.v1.GetStudyRequest.newBuilder().setStudyId(st.getStudyId()).build()));
+      assertTrue(e.getStatus().getDescription().contains("--visibility own"), e.getStatus().getDescription());
+      assertEquals(0, b.listStudies(org.ctrlab.api.v1.ListStudiesRequest.getDefaultInstance()).getStudiesCount());
+      assertEquals(1, as(f, alice).listStudies(org.ctrlab.api.v1.ListStudiesRequest.getDefaultInstance())
+          .getStudiesCount());
+      // The queue at a glance: bob sees only his own line, alice hers, an admin everyone's.
+      assertEquals(Map.of(), b.getServerInfo(ServerInfoRequest.getDefaultInstance()).getQueuedByUserMap());
+      assertEquals(java.util.Set.of("alice"), as(f, ops).getServerInfo(ServerInfoRequest.getDefaultInstance())
+          .getQueuedByUserMap().keySet(), "one slot: at least one of the two study runs waits");
+      as(f, alice).cancelRuns(CancelRunsRequest.newBuilder().setStudyId(st.getStudyId()).build());
     }
   }
 
@@ -175,7 +195,8 @@ class SecurityTest {
   void tokensAddedOrRevokedTakeEffectWithoutARestart() throws Exception {
     try (Fixture f = new Fixture(tmp, tokens, Map.of())) {
       assertEquals("bob", as(f, bob).getServerInfo(ServerInfoRequest.getDefaultInstance()).getUser());
-      TokenFile.revoke(tokens, "bob");
+      assertEquals(0, token("revoke", "bob"));
+      assertEquals(1, token("revoke", "bob"), "no user bob any more");
       String carol = TokenFile.add(tokens, "carol", false);
       Thread.sleep(1200);
       StatusRuntimeException e = refused(Status.Code.UNAUTHENTICATED,
@@ -184,6 +205,36 @@ class SecurityTest {
       assertTrue(!e.getStatus().getDescription().contains(bob));
       assertEquals("carol", as(f, carol).getServerInfo(ServerInfoRequest.getDefaultInstance()).getUser());
       assertEquals("alice", as(f, alice).getServerInfo(ServerInfoRequest.getDefaultInstance()).getUser());
+      java.io.PrintStream out = System.out;
+      java.io.ByteArrayOutputStream listed = new java.io.ByteArrayOutputStream();
+      System.setOut(new java.io.PrintStream(listed, true, java.nio.charset.StandardCharsets.UTF_8));
+      try {
+        assertEquals(0, token("list"));
+      } finally {
+        System.setOut(out);
+      }
+      assertEquals(List.of("alice", "ops  admin", "carol"), listed.toString(java.nio.charset.StandardCharsets.UTF_8)
+          .lines().toList());
+      // Revoking the last users leaves a file with nobody in it: every token is refused, none kept from before.
+      for (String u : List.of("alice", "ops", "carol")) {
+        assertEquals(0, token("revoke", u));
+      }
+      Thread.sleep(1200);
+      refused(Status.Code.UNAUTHENTICATED, () -> as(f, alice).getServerInfo(ServerInfoRequest.getDefaultInstance()));
+      String dave = TokenFile.add(tokens, "dave", false);
+      Thread.sleep(1200);
+      assertEquals("dave", as(f, dave).getServerInfo(ServerInfoRequest.getDefaultInstance()).getUser());
+      // A removed token file refuses everyone too (fail closed), until it is back.
+      java.nio.file.Files.delete(tokens);
+      Thread.sleep(1200);
+      refused(Status.Code.UNAUTHENTICATED, () -> as(f, dave).getServerInfo(ServerInfoRequest.getDefaultInstance()));
     }
+  }
+
+  /** Runs 'ctrlab-server token ARGS --file tokens' and returns its exit code. */
+  int token(String... args) {
+    List<String> a = new java.util.ArrayList<>(List.of(args));
+    a.addAll(List.of("--file", tokens.toString()));
+    return new picocli.CommandLine(new org.ctrlab.server.auth.TokenCommand()).execute(a.toArray(String[]::new));
   }
 }
