@@ -17,13 +17,13 @@ import org.ctrlab.server.store.RunStore;
 
 /**
  * Follows runs for their watchers. Events are written to the store by whoever makes them (the server, or a worker
- * in its own process), so the hub reads them from there: every few tens of milliseconds, and at once when this
+ * in its own process), so the hub reads them from there: every quarter of a second, and at once when this
  * server changes a run, it sends each watcher the stored events after the last one it sent, the run's live batch
  * progress while it runs, and its queue position while it waits. A watcher whose stream is not ready for more
  * (a slow client) is skipped until it is: its events wait in the store, not in memory.
  */
 public final class EventHub implements AutoCloseable {
-  private static final long POLL_MS = 50;
+  private static final long POLL_MS = 250;
   private static final int BATCH = 500;
 
   /** The receiving end of one watch. */

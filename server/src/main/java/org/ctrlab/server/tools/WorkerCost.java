@@ -52,6 +52,10 @@ public final class WorkerCost implements Callable<Integer> {
   @Option(names = "--rounds", description = "Pairs of runs, the order flipped every round (default: ${DEFAULT-VALUE}).")
   int rounds = 2;
 
+  @Option(names = "--watch", description = "Watch each worker's run while it trains, as 'ctrlab train --watch' does"
+      + " (default: nobody watches; its events are read when it has ended).")
+  boolean watch;
+
   static TrainRequest request(ResolvedConfig c) {
     return TrainRequest.newBuilder().setDataset(c.getDataset()).setBackbone(c.getBackbone()).setHead(c.getHead())
         .setAggregation(c.getAggregation()).setRatingWeight(c.getRatingWeight())
@@ -90,9 +94,9 @@ public final class WorkerCost implements Callable<Integer> {
         .runDir(runDir).datasets(where).threads(options.threads).allowDownload(false)).start();
     ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     CtrlabGrpc.CtrlabBlockingStub stub = CtrlabGrpc.newBlockingStub(ch);
-    System.out.printf(Locale.ROOT, "%s %s, %d epochs per run, %d threads; s/epoch over epochs 2..%d: wall clock"
-        + " (training, validation, checkpoint) and the training pass alone%n", c.getBackbone(), c.getHead(), epochs,
-        options.threads, epochs);
+    System.out.printf(Locale.ROOT, "%s %s, %d epochs per run, %d threads, worker runs %s; s/epoch over epochs 2..%d:"
+        + " wall clock (training, validation, checkpoint) and the training pass alone%n", c.getBackbone(),
+        c.getHead(), epochs, options.threads, watch ? "watched live" : "not watched", epochs);
     System.out.printf(Locale.ROOT, "%-6s %-11s %12s %12s %14s%n", "round", "where", "wall s/epoch", "train s/epoch",
         "submit->step s");
     double inSum = 0;
@@ -123,6 +127,12 @@ public final class WorkerCost implements Callable<Integer> {
                 "-");
           } else {
             String id = stub.train(request(c)).getRunId();
+            // By default nobody watches while it trains (a watcher's cost is not the worker's); its stored events,
+            // read afterwards, say when each epoch ended. With --watch, the stream below follows it live.
+            while (!watch && !org.ctrlab.server.service.EventHub.isFinal(stub.getRun(GetRunRequest.newBuilder()
+                .setRunId(id).build()).getState())) {
+              Thread.sleep(1000);
+            }
             double first = Double.NaN;
             List<Long> ends = new ArrayList<>();
             var it = stub.watchRun(WatchRunRequest.newBuilder().setRunId(id).build());

@@ -202,7 +202,9 @@ class KillTest {
     }
     List<String> queued = new ArrayList<>();
     for (String user : List.of("alice", "alice", "bob")) {
-      queued.add(as(user).train(request().setMaxEpochs(1).setName("queued " + user).build()).getRunId());
+      // Small ones: what matters is the order they start in, not their training.
+      queued.add(as(user).train(request().setMaxEpochs(1).setBatchSize(4096).setName("queued " + user).build())
+          .getRunId());
     }
     List<Integer> positions = queued.stream().map(q -> get(q).getQueuePosition()).toList();
     // alice's run is running, so bob's is next, then alice's two in order.

@@ -17,7 +17,6 @@ import org.ctrlab.api.v1.ListRunsRequest;
 import org.ctrlab.api.v1.NumberList;
 import org.ctrlab.api.v1.ParamValue;
 import org.ctrlab.api.v1.PerturbRequest;
-import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.WatchRunRequest;
@@ -34,6 +33,24 @@ class LimitsTest {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
     assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
     return e.getStatus().getDescription();
+  }
+
+  /** An observer of a call that keeps only how it ended. */
+  static <T> StreamObserver<T> endsIn(CompletableFuture<Status> ended) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T value) {}
+
+      @Override
+      public void onError(Throwable t) {
+        ended.complete(Status.fromThrowable(t));
+      }
+
+      @Override
+      public void onCompleted() {
+        ended.complete(Status.OK);
+      }
+    };
   }
 
   static ParamValue list(int n, double v) {
@@ -127,22 +144,28 @@ class LimitsTest {
       double waited = (System.nanoTime() - t1) / 1e9;
       assertTrue(waited < full / 2, "evaluate waited " + waited + " s; a full perturbation takes " + full + " s");
 
+      // The pool (2 threads, 8 waiting) refuses what it cannot hold, saying so; the others give up at 2 s.
+      List<CompletableFuture<Status>> burst = new java.util.ArrayList<>();
+      for (int i = 0; i < 12; i++) {
+        CompletableFuture<Status> done = new CompletableFuture<>();
+        burst.add(done);
+        CtrlabGrpc.newStub(f.channel).withDeadlineAfter(2, TimeUnit.SECONDS).perturb(p.build(), endsIn(done));
+      }
+      List<Status> ends = new java.util.ArrayList<>();
+      for (CompletableFuture<Status> b : burst) {
+        ends.add(b.get(30, TimeUnit.SECONDS));
+      }
+      List<Status> refused = ends.stream().filter(x -> x.getCode() == Status.Code.RESOURCE_EXHAUSTED).toList();
+      // It holds at most 10 at once, so at least 2 are refused (more when a thread is between two calls).
+      assertTrue(refused.size() >= 2, ends.toString());
+      assertTrue(refused.get(0).getDescription().matches("the server is busy with \\d+ analysis calls \\(\\d+"
+          + " running, \\d+ waiting\\); try again in a moment"), refused.get(0).getDescription());
+      assertTrue(ends.stream().allMatch(x -> x.getCode() == Status.Code.RESOURCE_EXHAUSTED
+          || x.getCode() == Status.Code.DEADLINE_EXCEEDED || x.isOk()), "the others ended by their deadline: " + ends);
+
       // A graceful stop does not wait for an analysis call: it ends at its next batch, and the stop takes seconds.
       CompletableFuture<Status> perturbEnded = new CompletableFuture<>();
-      CtrlabGrpc.newStub(f.channel).perturb(p.build(), new StreamObserver<>() {
-        @Override
-        public void onNext(org.ctrlab.api.v1.PerturbResponse r) {}
-
-        @Override
-        public void onError(Throwable t) {
-          perturbEnded.complete(Status.fromThrowable(t));
-        }
-
-        @Override
-        public void onCompleted() {
-          perturbEnded.complete(Status.OK);
-        }
-      });
+      CtrlabGrpc.newStub(f.channel).perturb(p.build(), endsIn(perturbEnded));
       Thread.sleep(300);
       long t2 = System.nanoTime();
       f.server.close();
@@ -161,20 +184,7 @@ class LimitsTest {
     try {
       id = f.stub.train(Fixture.quick().setMaxEpochs(200).build()).getRunId();
       CtrlabGrpc.newStub(f.channel).watchRun(WatchRunRequest.newBuilder().setRunId(id).build(),
-          new StreamObserver<RunEvent>() {
-            @Override
-            public void onNext(RunEvent e) {}
-
-            @Override
-            public void onError(Throwable t) {
-              ended.complete(Status.fromThrowable(t));
-            }
-
-            @Override
-            public void onCompleted() {
-              ended.complete(Status.OK);
-            }
-          });
+          endsIn(ended));
       JobsServiceTest.awaitState(f, id, RunState.RUNNING);
       Thread.sleep(1000);
     } finally {
