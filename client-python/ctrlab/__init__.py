@@ -15,4 +15,4 @@ from ctrlab.results import (BackboneInfo, DatasetInfo, Epoch, EvalResult, Event,
 __all__ = ["BackboneInfo", "Client", "CtrlabError", "DatasetInfo", "Epoch", "EvalResult", "Event", "IDEMPOTENT",
            "Inspection", "ParamInfo", "PerturbRow", "Prediction", "Rows", "Run", "RunInfo", "RunList", "ServerInfo",
            "Stream", "StudyComparison", "StudyInfo", "StudyRow"]
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -20,6 +20,13 @@ class _Dict:
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
+    def __getitem__(self, key: str) -> Any:
+        """``row["auc_mean"]`` as well as ``row.auc_mean`` (study rows were plain dicts before 0.3)."""
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
 
 def _frame(rows: Iterable[Any]):
     try:

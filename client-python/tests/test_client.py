@@ -110,6 +110,7 @@ def test_study_aggregates_over_seeds(client):
     assert done.comparisons[0].pairs == 2
     assert done.comparisons[0].ci95_low <= done.comparisons[0].delta_auc_mean <= done.comparisons[0].ci95_high
     assert done.rows[0].to_dict()["auc_mean"] == done.rows[0].auc_mean
+    assert done.rows[0]["head"] == "BINARY", "dict-style access still works"
     frame = done.rows.to_frame()  # pandas: installed by the test script
     assert list(frame["head"]) == ["BINARY", "RATING"] and list(frame["finished"]) == [2, 2]
     assert list(done.comparisons.to_frame()["pairs"]) == [2]

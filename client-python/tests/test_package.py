@@ -25,7 +25,7 @@ def test_a_wheel_installs_in_a_fresh_venv_and_drives_a_server(server, tmp_path):
     built = subprocess.run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist),
                             str(ROOT / "client-python")], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
-    wheel = next(dist.glob("ctrlab-0.2.0-*.whl"))
+    wheel = next(dist.glob("ctrlab-0.3.0-*.whl"))
     venv = tmp_path / "venv"
     subprocess.run([PY, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     inst = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-deps", "--no-index", str(wheel)],
@@ -58,6 +58,21 @@ def test_pip_install_of_the_folder_works_too(tmp_path):
     out = run_py("import ctrlab.v1.service_pb2_grpc as s, ctrlab; print(ctrlab.__file__)",
                  python=str(venv / "bin" / "python"), cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.startswith(str(venv)), out.stdout + out.stderr
+
+
+def test_the_build_generates_its_modules_without_protobuf_or_grpc(tmp_path):
+    # An isolated build (plain 'pip install') has setuptools and, at most, grpcio-tools: nothing it imports.
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    bare = str(venv / "bin" / "python")
+    assert subprocess.run([bare, "-c", "import google.protobuf"], capture_output=True).returncode != 0
+    out = tmp_path / "out"
+    code = ("import sys, pathlib; sys.path.insert(0, sys.argv[1]); import build_stubs; "
+            "build_stubs.generate(pathlib.Path(sys.argv[2]))")
+    done = subprocess.run([bare, "-c", code, str(ROOT / "client-python"), str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    pyi = (out / "ctrlab" / "v1" / "service_pb2_grpc.pyi").read_text()
+    assert "WatchRun: grpc.UnaryStreamMultiCallable" in pyi and "def add_CtrlabServicer_to_server" in pyi
 
 
 def test_the_server_and_token_default_as_for_the_cli(server, tmp_path):

@@ -275,7 +275,7 @@ class SlurmEndToEndTest {
     Run r = awaitEnd(id);
     assertEquals(RunState.FAILED, r.getState());
     assertEquals(1, r.getAttempt(), "not submitted again: the next job would fail the same way");
-    assertTrue(r.getMessage().startsWith("the worker did not start: slurm job " + r.getJobId() + " FAILED"),
+    assertTrue(r.getMessage().startsWith("the worker could not be started: slurm job " + r.getJobId() + " FAILED"),
         r.getMessage());
     assertTrue(r.getMessage().contains("exit status 127") && r.getMessage().contains("/nonexistent/bin/java"),
         "Slurm's exit status and the job's own output: " + r.getMessage());

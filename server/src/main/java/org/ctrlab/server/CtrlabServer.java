@@ -49,7 +49,6 @@ public final class CtrlabServer implements AutoCloseable {
 
   private final ServerOptions options;
   private final RunStore store;
-  private final AutoCloseable storeLock;
   private final Supervisor supervisor;
   private final EventHub hub;
   private final Analysis analysis;
@@ -72,13 +71,7 @@ public final class CtrlabServer implements AutoCloseable {
     RunConfigs runConfigs = new RunConfigs(configs, datasets);
     device = Devices.describe();
     String storeAt = o.store() != null ? o.store() : o.runDir().resolve("ctrlab.db").toAbsolutePath().toString();
-    store = RunStore.open(storeAt);
-    try {
-      storeLock = store.lockForServer();
-    } catch (SQLException e) {
-      store.close();
-      throw e;
-    }
+    store = RunStore.openForServer(storeAt);
     try {
       int cores = Runtime.getRuntime().availableProcessors();
       int threads = o.threads() > 0 ? o.threads() : Math.max(1, cores / o.slots());
@@ -136,8 +129,7 @@ public final class CtrlabServer implements AutoCloseable {
       server = b.build();
     } catch (IOException | RuntimeException e) {
       try {
-        storeLock.close(); // a server that did not come up leaves the store to the next one
-        store.close();
+        store.close(); // a server that did not come up leaves the store, and its lock, to the next one
       } catch (Exception ignored) {
         // reporting the first failure
       }
@@ -181,13 +173,22 @@ public final class CtrlabServer implements AutoCloseable {
     return a;
   }
 
-  /** Binds the ports first (a port in use changes nothing), then takes up the runs an earlier server left. */
+  /**
+   * Takes up the runs an earlier server left (the store's lock, held since the constructor, keeps a second server
+   * out), then serves: no call can reach a run before it is taken up. A server that fails to start (a port in use)
+   * is closed again, its store and lock released.
+   */
   public CtrlabServer start() throws IOException, SQLException {
-    server.start();
-    if (options.metricsPort() >= 0) {
-      metricsPort = metrics.serve(options.metricsHost(), options.metricsPort());
+    try {
+      supervisor.start();
+      server.start();
+      if (options.metricsPort() >= 0) {
+        metricsPort = metrics.serve(options.metricsHost(), options.metricsPort());
+      }
+    } catch (IOException | SQLException | RuntimeException e) {
+      close();
+      throw e;
     }
-    supervisor.start();
     retention.start();
     metrics.start();
     health.setStatus("", ServingStatus.SERVING);
@@ -241,7 +242,6 @@ public final class CtrlabServer implements AutoCloseable {
     metrics.close();
     try {
       store.close();
-      storeLock.close();
     } catch (Exception ignored) {
       // closing anyway
     }

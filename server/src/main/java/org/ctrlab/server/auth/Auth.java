@@ -18,8 +18,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * Per-user bearer tokens from a {@link TokenFile}. Every call but the gRPC health checks carries
  * {@code authorization: Bearer TOKEN}; a missing, unknown or revoked token is UNAUTHENTICATED. The file is read again
  * when it changes (checked at most once a second), so {@code ctrlab-server token add/revoke} take effect without a
- * restart; a file that has become invalid keeps the previous users and is logged. Without a file every caller is
- * {@link Caller#LOCAL}.
+ * restart. A file that cannot be used after a change (emptied, removed, unreadable, invalid) refuses every token
+ * (fail closed), is logged once, and is tried again every second until it can be used. Without a file every caller
+ * is {@link Caller#LOCAL}.
  */
 public final class Auth implements ServerInterceptor {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Auth.class);
@@ -36,6 +37,8 @@ public final class Auth implements ServerInterceptor {
   private volatile Map<String, Caller> byHash;
   private volatile long loadedModified;
   private volatile long checkedAt;
+  /** The modification time of the file as it last failed to load (logged once), or Long.MIN_VALUE. */
+  private volatile long failedModified = Long.MIN_VALUE;
 
   private Auth(Path file, Map<String, Caller> byHash, long modified) {
     this.file = file;
@@ -91,12 +94,16 @@ public final class Auth implements ServerInterceptor {
         try {
           byHash = load(file, true);
           loadedModified = m;
+          failedModified = Long.MIN_VALUE;
         } catch (IOException e) {
-          // Fail closed: a token revoked by removing or breaking the file must not keep working.
-          LOG.error("the token file changed and cannot be used; every token is refused until it is mended: {}",
-              e.getMessage());
+          // Fail closed: a token revoked by removing or breaking the file must not keep working. The load is tried
+          // again every second (a chown or chmod that mends it does not change its modification time).
           byHash = Map.of();
-          loadedModified = m;
+          if (m != failedModified) {
+            failedModified = m;
+            LOG.error("the token file changed and cannot be used; every token is refused until it is mended: {}",
+                e.getMessage());
+          }
         }
       }
     }

@@ -29,9 +29,11 @@ import org.ctrlab.api.v1.Run;
 public final class SlurmLauncher implements Launcher {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SlurmLauncher.class);
   private static final Set<String> FINAL = Set.of("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
-      "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT", "PREEMPTED");
+      "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT");
+  // PREEMPTED is left out: jobs are submitted with --requeue, so Slurm may still requeue a preempted job under the
+  // same id; one it does not requeue is followed until Slurm forgets it, and then counts as the platform's crash.
   /** Final states that are the cluster's doing, not the worker's: the run gets another attempt. */
-  private static final Set<String> PLATFORM = Set.of("NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED");
+  private static final Set<String> PLATFORM = Set.of("NODE_FAIL", "BOOT_FAIL", "REVOKED");
 
   /** What every job asks Slurm for. */
   public record Settings(String partition, int cpusPerRun, int gpusPerRun, String memory, String timeLimit,
@@ -156,7 +158,13 @@ public final class SlurmLauncher implements Launcher {
     }
     // Only Slurm's own "no such job" sends the run back to the queue; while Slurm does not answer, the job is
     // followed (the poller asks again), lest a second job be started beside one that still runs.
-    Result r = run(env, "scontrol", "show", "job", "-o", run.getJobId());
+    Result r;
+    try {
+      r = run(env, "scontrol", "show", "job", "-o", run.getJobId());
+    } catch (IOException e) {
+      LOG.warn("cannot ask Slurm about job {} now ({}); following it", run.getJobId(), e.getMessage());
+      r = new Result(-1, "", "");
+    }
     if (r.code != 0 && (r.err + r.out).contains("Invalid job id")) {
       return Optional.empty();
     }
@@ -299,7 +307,6 @@ public final class SlurmLauncher implements Launcher {
       case "OUT_OF_MEMORY" -> "ran out of memory";
       case "NODE_FAIL" -> "lost its node";
       case "CANCELLED" -> "was cancelled in Slurm";
-      case "PREEMPTED" -> "was preempted";
       default -> LocalLauncher.describe(code);
     };
     return new Exit(code, "slurm job " + j.id + " " + j.state + (j.reason.isEmpty() || j.reason.equals("None") ? ""

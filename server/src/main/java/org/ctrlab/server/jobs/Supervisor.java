@@ -260,15 +260,17 @@ public final class Supervisor implements AutoCloseable {
     }
     int crashes = r.getCrashes() + 1;
     String tail = tail(log(runId));
-    // A worker that ended before it took up the run (no claim) without a signal, out of memory or the cluster's
-    // doing could not start at all (no Java on the node, the store unreachable): it would not start next time either.
+    // A worker that ended before it took up the run (no claim), not by a signal, out of memory or the cluster's
+    // doing, did not start. With the shell's "cannot execute" or "not found" (126, 127: no Java where the job ran)
+    // it never will, and the run fails at once; anything else (the store unreachable for a moment) is retried.
     boolean neverStarted = r.getClaim() == 0 && !exit.signalled() && !exit.platform()
         && exit.code() != Worker.EXIT_OUT_OF_MEMORY;
-    if (exit.code() == Worker.EXIT_RUN_FAILED || neverStarted || crashes >= settings.maxAttempts()) {
+    boolean cannotRun = neverStarted && (exit.code() == 126 || exit.code() == 127);
+    if (exit.code() == Worker.EXIT_RUN_FAILED || cannotRun || crashes >= settings.maxAttempts()) {
       String why = exit.code() == Worker.EXIT_RUN_FAILED ? "the worker failed"
-          : neverStarted ? "the worker did not start: " + exit.cause()
-          : String.format("the worker %s; %d of %d attempts ended so, and it is not started again", exit.cause(),
-              crashes, settings.maxAttempts());
+          : cannotRun ? "the worker could not be started: " + exit.cause()
+          : String.format("the worker %s%s; %d of %d attempts ended so, and it is not started again",
+              neverStarted ? "did not start: " : "", exit.cause(), crashes, settings.maxAttempts());
       finish(s, RunState.FAILED, why + (tail.isEmpty() ? "" : "; last lines of its log:\n" + tail), crashes);
       if (exit.code() != Worker.EXIT_RUN_FAILED) {
         observer.crashed(r, exit);
@@ -355,7 +357,6 @@ public final class Supervisor implements AutoCloseable {
   public Optional<Run> cancel(String runId, String by) throws SQLException {
     Slot held = null;
     Launcher.Job worker = null;
-    Run orphan = null;
     synchronized (this) {
       Run r = store.get(runId).orElse(null);
       if (r == null) {
@@ -388,21 +389,13 @@ public final class Supervisor implements AutoCloseable {
           s.cancelling = true; // taken until the worker is gone, so that no other run starts beside it
         }
       }
-      if (held == null) {
-        orphan = r; // RUNNING but in no slot: left by an earlier server and not taken up yet
-      }
     }
     // Outside the lock: a kill may wait seconds (scancel, a JVM's exit), and launches and watchers must not.
     try {
       if (worker != null) {
         worker.kill();
-      } else if (orphan != null) {
-        Optional<Launcher.Job> left = launcher.adopt(orphan);
-        if (left.isPresent()) {
-          left.get().kill();
-        }
       }
-    } catch (IOException | RuntimeException e) {
+    } catch (RuntimeException e) {
       LOG.atWarn().addKeyValue("run", runId).log("cannot stop the cancelled run's worker (its writes are refused): "
           + e.getMessage());
     } finally {

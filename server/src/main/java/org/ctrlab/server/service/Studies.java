@@ -107,6 +107,9 @@ public final class Studies {
     for (Study s : store.studies(limit == 0 ? 50 : Math.min(limit, 1000))) {
       try {
         runs.checkRead("", s.getOwner(), caller);
+        if (s.getSerializedSize() > maxBytes / 2) {
+          s = s.toBuilder().clearRunIds().build(); // a study far larger than the default limit allows: GetStudy has them
+        }
         bytes += s.getSerializedSize() + 8;
         if (bytes > maxBytes) {
           break; // the rest are older; GetStudy reads any one of them

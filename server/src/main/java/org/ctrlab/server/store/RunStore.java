@@ -42,6 +42,8 @@ import com.zaxxer.hikari.HikariDataSource;
  * db/migration/postgresql) when the server opens the store; workers only attach to it.
  */
 public final class RunStore implements AutoCloseable {
+  /** Held by a server's store (openForServer) until close: no second server schedules the same queue. */
+  private AutoCloseable serverLock;
   /** Changes a run record; returning null leaves it unchanged and writes nothing. */
   @FunctionalInterface
   public interface Change {
@@ -108,42 +110,76 @@ public final class RunStore implements AutoCloseable {
   }
 
   /**
-   * Makes sure no other server uses this store: an exclusive lock held until the returned handle is closed (a file
-   * lock beside an SQLite store, a PostgreSQL advisory lock on a connection of its own). Two servers on one store
-   * would both schedule its queue and each stop the other's workers.
+   * Opens the store for a server: takes the store's server lock first (before any migration, so a second server,
+   * perhaps a newer one, changes nothing under a running one), then creates or migrates its schema. The lock is held
+   * until {@link #close()}.
    */
-  public AutoCloseable lockForServer() throws SQLException {
+  public static RunStore openForServer(String location) throws SQLException {
+    RunStore s = connect(location);
+    try {
+      s.serverLock = s.lockForServer();
+      s.migrate();
+    } catch (SQLException | RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  /**
+   * Makes sure no other server uses this store: an exclusive lock held until the returned handle is closed (a file
+   * lock beside an SQLite store, a PostgreSQL advisory lock, keyed by the store's schema, on a connection of its
+   * own). Two servers on one store would both schedule its queue and each stop the other's workers.
+   */
+  private AutoCloseable lockForServer() throws SQLException {
     if (dialect == Dialect.SQLITE) {
       Path lock = Path.of(where + ".server-lock");
+      java.nio.channels.FileChannel ch = null;
       try {
-        java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lock,
-            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+        ch = java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.CREATE,
+            java.nio.file.StandardOpenOption.WRITE);
         java.nio.channels.FileLock l = ch.tryLock();
         if (l == null) {
-          ch.close();
           throw new SQLException("another ctrlab server uses the run store " + where + " (it holds " + lock + ")");
         }
+        java.nio.channels.FileChannel held = ch;
         return () -> {
           l.release();
-          ch.close();
+          held.close();
         };
       } catch (java.io.IOException | java.nio.channels.OverlappingFileLockException e) {
+        closeQuietly(ch);
         throw new SQLException("another ctrlab server uses the run store " + where + ": " + e, e);
+      } catch (SQLException e) {
+        closeQuietly(ch);
+        throw e;
       }
     }
+    String schema = schemaOf(pool.getJdbcUrl());
     Connection c = java.sql.DriverManager.getConnection(pool.getJdbcUrl());
-    try (PreparedStatement p = c.prepareStatement("SELECT pg_try_advisory_lock(hashtext(current_schema()))");
-        ResultSet rs = p.executeQuery()) {
-      rs.next();
-      if (!rs.getBoolean(1)) {
-        c.close();
-        throw new SQLException("another ctrlab server uses the run store " + where);
+    try (PreparedStatement p = c.prepareStatement("SELECT pg_try_advisory_lock(hashtext(?))")) {
+      p.setString(1, "ctrlab:" + (schema == null ? "public" : schema));
+      try (ResultSet rs = p.executeQuery()) {
+        rs.next();
+        if (!rs.getBoolean(1)) {
+          throw new SQLException("another ctrlab server uses the run store " + where);
+        }
       }
     } catch (SQLException e) {
       c.close();
       throw e;
     }
     return c::close;
+  }
+
+  private static void closeQuietly(java.io.Closeable c) {
+    try {
+      if (c != null) {
+        c.close();
+      }
+    } catch (java.io.IOException ignored) {
+      // the lock's failure is reported
+    }
   }
 
   public Dialect dialect() {
@@ -791,6 +827,17 @@ public final class RunStore implements AutoCloseable {
 
   @Override
   public void close() throws SQLException {
-    pool.close();
+    try {
+      pool.close();
+    } finally {
+      if (serverLock != null) {
+        try {
+          serverLock.close();
+        } catch (Exception e) {
+          // the process is letting the store go; the lock goes with its file handle or connection
+        }
+        serverLock = null;
+      }
+    }
   }
 }
