@@ -26,7 +26,7 @@ final class Safe {
     StringBuilder b = null;
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      boolean bad = (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+      boolean bad = actsPastC0(c);
       if (bad && b == null) {
         b = new StringBuilder(s.length() + 16).append(s, 0, i);
       }
@@ -41,6 +41,11 @@ final class Safe {
     return b == null ? s : b.toString();
   }
 
+  /** DEL, C1 controls and the bidirectional overrides and isolates: what a terminal acts on beyond C0. */
+  private static boolean actsPastC0(char c) {
+    return (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+  }
+
   private static String clean(String s, boolean keepNewlines) {
     if (s == null) {
       return "";
@@ -48,8 +53,7 @@ final class Safe {
     StringBuilder b = null;
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      boolean bad = (c < 0x20 && !(keepNewlines && c == '\n')) || (c >= 0x7f && c <= 0x9f)
-          || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+      boolean bad = (c < 0x20 && !(keepNewlines && c == '\n')) || actsPastC0(c);
       if (bad && b == null) {
         b = new StringBuilder(s.length()).append(s, 0, i);
       }

@@ -89,7 +89,7 @@ public final class CtrlabServer implements AutoCloseable {
               if (h[0] != null) {
                 h[0].poke();
               }
-              if (m[0] != null && EventHub.isFinal(r.getState())) {
+              if (m[0] != null && Supervisor.isFinal(r.getState())) {
                 m[0].ended(r);
               }
             }

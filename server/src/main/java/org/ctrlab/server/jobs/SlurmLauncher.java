@@ -244,8 +244,8 @@ public final class SlurmLauncher implements Launcher {
     }
   }
 
-  /** Reads the jobs' states with one squeue; returns whether Slurm listed all of them. */
-  private boolean refresh(List<SlurmJob> list) {
+  /** Reads the jobs' states with one squeue (and scontrol for a job it no longer lists). */
+  private void refresh(List<SlurmJob> list) {
     try {
       Map<String, SlurmJob> byId = new HashMap<>();
       list.forEach(j -> byId.put(j.id, j));
@@ -280,10 +280,8 @@ public final class SlurmLauncher implements Launcher {
           }
         }
       }
-      return seen.size() == list.size();
     } catch (IOException e) {
       LOG.warn("cannot read Slurm's queue: {}", e.getMessage());
-      return false;
     }
   }
 

@@ -417,7 +417,8 @@ public final class Supervisor implements AutoCloseable {
     return Optional.ofNullable(after);
   }
 
-  static boolean isFinal(RunState s) {
+  /** Whether a run in this state is over (SUCCEEDED, FAILED or CANCELLED). */
+  public static boolean isFinal(RunState s) {
     return s == RunState.SUCCEEDED || s == RunState.FAILED || s == RunState.CANCELLED;
   }
 

@@ -97,7 +97,7 @@ public final class Worker {
         throw new StaleException(runId, attempt);
       }
       claim = claimed.get().getClaim();
-      run = fenced(r -> r, log("worker " + ProcessHandle.current().pid() + " on " + host() + " started (attempt "
+      run = fenced(r -> r, log("worker " + ProcessHandle.current().pid() + " on " + LocalLauncher.hostName() + " started (attempt "
           + attempt + (claim > 1 ? ", start " + claim : "") + ", " + threads + " threads, " + device + ")"));
     } catch (StaleException e) {
       System.err.println("ctrlab worker: " + e.getMessage());
@@ -247,14 +247,6 @@ public final class Worker {
       } catch (IOException ex) {
         // an old state file left behind costs disk only; the next epoch tries again
       }
-    }
-  }
-
-  private static String host() {
-    try {
-      return java.net.InetAddress.getLocalHost().getHostName();
-    } catch (java.io.IOException e) {
-      return "localhost";
     }
   }
 

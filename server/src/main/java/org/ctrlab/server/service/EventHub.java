@@ -116,10 +116,10 @@ public final class EventHub implements AutoCloseable {
           x.w.event(e);
           x.next = e.getIndex() + 1;
           x.lastIndex = e.getIndex();
-          finished |= e.hasState() && isFinal(e.getState().getState());
+          finished |= e.hasState() && Supervisor.isFinal(e.getState().getState());
         }
         if (!finished && events.size() < BATCH) {
-          if (run.isEmpty() || isFinal(run.get().getState())) {
+          if (run.isEmpty() || Supervisor.isFinal(run.get().getState())) {
             finished = true; // deleted, or final with every event sent (the watch began past the end)
           } else if (run.get().getState() == RunState.RUNNING) {
             Optional<RunStore.Progress> p = store.progress(x.runId);
@@ -152,10 +152,6 @@ public final class EventHub implements AutoCloseable {
         x.w.done();
       }
     }
-  }
-
-  public static boolean isFinal(RunState s) {
-    return s == RunState.SUCCEEDED || s == RunState.FAILED || s == RunState.CANCELLED;
   }
 
   /** Ends every watch with "server stopping". */

@@ -269,7 +269,7 @@ public final class Runs {
   public long delete(String runId, Caller caller) throws SQLException, IOException {
     Run r = store.get(Ids.check("run_id", runId)).orElseThrow(() -> new RunNotFoundException(runId));
     requireOwner(r, caller, "delete");
-    if (!EventHub.isFinal(r.getState())) {
+    if (!Supervisor.isFinal(r.getState())) {
       throw new IllegalStateException("run " + runId + " is " + r.getState() + "; cancel it first (ctrlab cancel "
           + runId + ")");
     }

@@ -11,6 +11,7 @@ import org.ctrlab.api.v1.StudyRequest;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.server.config.RunConfigs;
 import org.ctrlab.server.experiments.StudyStats;
+import org.ctrlab.server.jobs.Supervisor;
 import org.ctrlab.server.store.RunStore;
 
 /** Studies: a grid of runs queued as one, and its aggregates over seeds. */
@@ -93,7 +94,7 @@ public final class Studies {
     for (String rid : s.getRunIdsList()) {
       store.get(rid).ifPresent(members::add);
     }
-    return s.toBuilder().setFinished(members.stream().allMatch(r -> EventHub.isFinal(r.getState())))
+    return s.toBuilder().setFinished(members.stream().allMatch(r -> Supervisor.isFinal(r.getState())))
         .addAllRows(StudyStats.rows(members)).addAllComparisons(StudyStats.comparisons(members)).build();
   }
 

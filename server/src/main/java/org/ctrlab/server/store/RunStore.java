@@ -90,14 +90,7 @@ public final class RunStore implements AutoCloseable {
    * (a {@code currentSchema} parameter names the schema, created if needed), or a path to an SQLite file.
    */
   public static RunStore open(String location) throws SQLException {
-    RunStore s = connect(location);
-    try {
-      s.migrate();
-    } catch (SQLException | RuntimeException e) {
-      s.close();
-      throw e;
-    }
-    return s;
+    return open(location, false);
   }
 
   /** Attaches to an existing store without touching its schema (a worker: a small pool, as it writes alone). */
@@ -115,9 +108,15 @@ public final class RunStore implements AutoCloseable {
    * until {@link #close()}.
    */
   public static RunStore openForServer(String location) throws SQLException {
+    return open(location, true);
+  }
+
+  private static RunStore open(String location, boolean serverLock) throws SQLException {
     RunStore s = connect(location);
     try {
-      s.serverLock = s.lockForServer();
+      if (serverLock) {
+        s.serverLock = s.lockForServer();
+      }
       s.migrate();
     } catch (SQLException | RuntimeException e) {
       s.close();
@@ -221,8 +220,7 @@ public final class RunStore implements AutoCloseable {
     try {
       return new RunStore(new HikariDataSource(hc), d, where);
     } catch (RuntimeException e) {
-      throw new SQLException("cannot open the run store " + (d == Dialect.POSTGRESQL
-          ? location.replaceAll("password=[^&]*", "password=***") : location) + ": " + e.getMessage(), e);
+      throw new SQLException("cannot open the run store " + where + ": " + e.getMessage(), e);
     }
   }
 
@@ -356,15 +354,6 @@ public final class RunStore implements AutoCloseable {
   }
 
   /** Overwrites a run record. */
-  public void put(Run run) throws SQLException {
-    try (Connection db = connection()) {
-      tx(db, () -> {
-        write(db, run);
-        return null;
-      });
-    }
-  }
-
   private void write(Connection db, Run run) throws SQLException {
     try (PreparedStatement p = db.prepareStatement("UPDATE runs SET state = ?, record = ?, started_ms = ?,"
         + " finished_ms = ?, retired = ?, priority = ? WHERE run_id = ?")) {

@@ -21,6 +21,7 @@ import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.WatchRunRequest;
 import org.ctrlab.server.CtrlabServer;
 import org.ctrlab.server.data.Dataset;
+import org.ctrlab.server.jobs.Supervisor;
 import org.ctrlab.server.model.CtrModel;
 import org.ctrlab.server.train.RunExecutor;
 import org.ctrlab.server.train.TrainListener;
@@ -129,7 +130,7 @@ public final class WorkerCost implements Callable<Integer> {
             String id = stub.train(request(c)).getRunId();
             // By default nobody watches while it trains (a watcher's cost is not the worker's); its stored events,
             // read afterwards, say when each epoch ended. With --watch, the stream below follows it live.
-            while (!watch && !org.ctrlab.server.service.EventHub.isFinal(stub.getRun(GetRunRequest.newBuilder()
+            while (!watch && !Supervisor.isFinal(stub.getRun(GetRunRequest.newBuilder()
                 .setRunId(id).build()).getState())) {
               Thread.sleep(1000);
             }

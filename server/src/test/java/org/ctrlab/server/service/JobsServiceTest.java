@@ -33,6 +33,7 @@ import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.api.v1.WatchRunRequest;
 import org.ctrlab.server.TestData;
 import org.ctrlab.server.auth.Auth;
+import org.ctrlab.server.jobs.Supervisor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -154,7 +155,7 @@ class JobsServiceTest {
         assertEquals("alice", r.getCancelledBy());
       }
       assertTrue(get(f, running).getMessage().startsWith("cancelled by alice in epoch"), get(f, running).getMessage());
-      assertFalse(EventHub.isFinal(get(f, bobs).getState()), "bob's run with the same tag is untouched");
+      assertFalse(Supervisor.isFinal(get(f, bobs).getState()), "bob's run with the same tag is untouched");
       assertEquals(study.getRunIdsList().stream().sorted().toList(), as(f, "bob").cancelRuns(CancelRunsRequest
           .newBuilder().setStudyId(study.getStudyId()).build()).getRunIdsList().stream().sorted().toList());
       assertEquals(Status.Code.INVALID_ARGUMENT, assertThrows(StatusRuntimeException.class,
