@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Maven's Java dependencies: Debian's Python gRPC stack, pip, venv,
 # setuptools and wheel for the client-python tests (which build and install the package), pandas and tqdm for its
-# optional features, and openssl for the TLS tests' certificates (scripts/make-certs.sh). Does nothing when
-# everything is present; needs root (or sudo) otherwise.
+# optional features, openssl for the TLS tests' certificates (scripts/make-certs.sh) and strace for the durability
+# test. Does nothing when everything is present; needs root (or sudo) otherwise.
 set -euo pipefail
 need=()
 /usr/bin/python3 -c 'import grpc' 2>/dev/null || need+=(python3-grpcio)
@@ -11,6 +11,7 @@ need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null || need+=(protobuf-compiler-grpc)
 command -v openssl >/dev/null || need+=(openssl)
+command -v strace >/dev/null || need+=(strace) # the durability test traces a real server's fsyncs and renames
 /usr/bin/python3 -c 'import pandas' 2>/dev/null || need+=(python3-pandas)
 /usr/bin/python3 -c 'import tqdm' 2>/dev/null || need+=(python3-tqdm)
 /usr/bin/python3 -c 'import setuptools, wheel' 2>/dev/null || need+=(python3-setuptools python3-wheel)

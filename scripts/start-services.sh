@@ -43,10 +43,18 @@ if ! "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; then
   fi
   mkdir -p "$dir/pglog"
   chown postgres:postgres "$dir/pgsock" "$dir/pglog"
+  # Passwords are checked over TCP (as on a real database server); the superuser comes in over the socket.
+  printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$dir/pg/pg_hba.conf"
+  chown postgres:postgres "$dir/pg/pg_hba.conf"
   runuser -u postgres -- "$pgbin/pg_ctl" -D "$dir/pg" -l "$dir/pglog/postgres.log" -w -t 60 \
     -o "-p $pg_port -k $dir/pgsock -c listen_addresses=127.0.0.1 -c fsync=$pg_fsync" start >&2
 fi
-psql() { /usr/bin/psql -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+psql() { /usr/bin/psql -h "$dir/pgsock" -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+if ! grep -q "^host all all 127.0.0.1/32 scram-sha-256" "$dir/pg/pg_hba.conf"; then
+  # An instance started by an older version of this script, with trust for TCP: check passwords from now on.
+  printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$dir/pg/pg_hba.conf"
+  psql -c "SELECT pg_reload_conf()" >/dev/null
+fi
 if [ "$(psql -c "SELECT 1 FROM pg_roles WHERE rolname = 'ctrlab'")" != 1 ]; then
   psql -c "CREATE ROLE ctrlab LOGIN PASSWORD 'ctrlab'" >/dev/null
 fi

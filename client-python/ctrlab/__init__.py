@@ -7,12 +7,12 @@
 ...     info.epochs.to_frame()               # pandas, when installed
 """
 
-from ctrlab.client import IDEMPOTENT, Client, CtrlabError, Run
+from ctrlab.client import IDEMPOTENT, Client, CtrlabError, InsecureTokenWarning, Run
 from ctrlab.results import (BackboneInfo, DatasetInfo, Epoch, EvalResult, Event, Inspection, ParamInfo,
                             PerturbRow, Prediction, Rows, RunInfo, RunList, ServerInfo, Stream, StudyComparison,
                             StudyInfo, StudyRow)
 
 __all__ = ["BackboneInfo", "Client", "CtrlabError", "DatasetInfo", "Epoch", "EvalResult", "Event", "IDEMPOTENT",
-           "Inspection", "ParamInfo", "PerturbRow", "Prediction", "Rows", "Run", "RunInfo", "RunList", "ServerInfo",
+           "InsecureTokenWarning", "Inspection", "ParamInfo", "PerturbRow", "Prediction", "Rows", "Run", "RunInfo", "RunList", "ServerInfo",
            "Stream", "StudyComparison", "StudyInfo", "StudyRow"]
 __version__ = "0.3.0"

@@ -8,9 +8,12 @@ server answers UNAVAILABLE; calls that queue work (train, start_study) are sent 
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import sys
 import time
+import warnings
 from typing import Dict, Iterator, Optional, Sequence, Union
 
 import grpc
@@ -35,6 +38,37 @@ _SERVICE_CONFIG = json.dumps({"methodConfig": [{
     "name": [{"service": "ctrlab.v1.Ctrlab", "method": m} for m in IDEMPOTENT],
     "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.5s", "maxBackoff": "8s", "backoffMultiplier": 2,
                     "retryableStatusCodes": ["UNAVAILABLE"]}}]})
+
+
+class InsecureTokenWarning(UserWarning):
+    """A token is about to be sent in clear text to a host that is not this machine."""
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a gRPC target (host:port, [v6]:port, dns:///host:port, unix:...) names this machine; a name that does
+    not resolve counts as remote."""
+    t = address.strip()
+    if t.startswith("unix:"):
+        return True
+    if t.startswith("dns:"):
+        t = t[4:].lstrip("/") if not t.startswith("dns://") else t[6:].split("/", 1)[-1]
+    if t.startswith("["):
+        host = t[1:t.find("]")]
+    elif t.count(":") == 1:
+        host = t.split(":")[0]
+    else:
+        host = t
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
 
 
 class CtrlabError(Exception):
@@ -99,6 +133,10 @@ class Client:
                                                  certificate_chain=_pem(certificate_chain))
             self._channel = grpc.secure_channel(self.address, creds, options=options)
         else:
+            if token and not _is_loopback(self.address):
+                warnings.warn(f"sending your token to {self.address} without TLS: anyone on the network path can read"
+                              " it and act as you; use tls=True (with root_certificates) for a server on another"
+                              " machine", InsecureTokenWarning, stacklevel=2)
             self._channel = grpc.insecure_channel(self.address, options=options)
         self._stub = service_pb2_grpc.CtrlabStub(self._channel)
         self._metadata = [("authorization", f"Bearer {token}")] if token else []

@@ -178,3 +178,16 @@ def test_tls_with_client_certificates(tmp_path):
             assert e.value.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED")
     finally:
         s.stop()
+
+
+def test_a_token_in_clear_text_to_another_machine_is_warned_about():
+    import warnings
+    from ctrlab import InsecureTokenWarning
+    # A channel connects only at its first call: none is made, nothing is sent (192.0.2.0/24 is for documentation).
+    with pytest.warns(InsecureTokenWarning, match="without TLS"):
+        Client("192.0.2.1:50051", token="secret").close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for local in ("localhost:50051", "127.0.0.1:1", "[::1]:50051", "dns:///localhost:9"):
+            Client(local, token="secret").close()
+        Client("192.0.2.1:50051").close()  # no token, nothing to warn about

@@ -111,6 +111,7 @@ public final class Ctrlab {
   boolean json;
 
   private ManagedChannel channel;
+  private java.io.PrintWriter warnings = new java.io.PrintWriter(System.err, true);
 
   CtrlabGrpc.CtrlabBlockingStub blocking() {
     return CtrlabGrpc.newBlockingStub(channel()).withCallCredentials(credentials());
@@ -142,10 +143,51 @@ public final class Ctrlab {
         }
       } else {
         b.usePlaintext();
+        String warning = plaintextTokenWarning(server, token);
+        if (warning != null) {
+          warnings.println(warning);
+        }
       }
       channel = b.build();
     }
     return channel;
+  }
+
+  /**
+   * The warning printed before a token is sent in clear text to another machine, or null: a plaintext connection
+   * to a host that is not loopback lets anyone on the path read the token. Names are resolved as the channel would;
+   * one that does not resolve is taken as remote.
+   */
+  static String plaintextTokenWarning(String target, String token) {
+    if (token == null || token.isEmpty() || isLoopback(target)) {
+      return null;
+    }
+    return "warning: sending your token to " + target + " without TLS: anyone on the network path can read it and"
+        + " act as you; use --tls (with --ca-cert) for a server on another machine";
+  }
+
+  /** Whether a target (host:port, [v6]:port, dns:///host:port, unix:...) names this machine. */
+  static boolean isLoopback(String target) {
+    String t = target.strip();
+    if (t.startsWith("unix:")) {
+      return true;
+    }
+    t = t.replaceFirst("^dns:(//[^/]*)?/", "");
+    String host = t.startsWith("[") ? t.substring(1, Math.max(1, t.indexOf(']')))
+        : t.lastIndexOf(':') > 0 && t.indexOf(':') == t.lastIndexOf(':') ? t.substring(0, t.indexOf(':')) : t;
+    if (host.equalsIgnoreCase("localhost")) {
+      return true;
+    }
+    try {
+      for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+        if (!a.isLoopbackAddress()) {
+          return false;
+        }
+      }
+      return true;
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
   }
 
   private CallCredentials credentials() {
@@ -200,6 +242,7 @@ public final class Ctrlab {
     CommandLine cl = commandLine(root);
     cl.setOut(new java.io.PrintWriter(out, true));
     cl.setErr(new java.io.PrintWriter(err, true));
+    root.warnings = cl.getErr();
     try {
       return cl.execute(args);
     } finally {

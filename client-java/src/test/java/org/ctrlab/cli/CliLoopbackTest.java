@@ -234,4 +234,20 @@ class CliLoopbackTest {
     assertEquals(4, code);
     assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("error: UNAVAILABLE"));
   }
+
+  @Test
+  void aTokenInClearTextToAnotherMachineIsWarnedAbout() {
+    // Only the check: nothing is sent anywhere (192.0.2.0/24 is the documentation range).
+    String w = Ctrlab.plaintextTokenWarning("192.0.2.1:50051", "secret");
+    assertTrue(w != null && w.contains("without TLS") && w.contains("--tls"), String.valueOf(w));
+    assertTrue(Ctrlab.plaintextTokenWarning("dns:///192.0.2.1:50051", "secret") != null);
+    assertEquals(null, Ctrlab.plaintextTokenWarning("192.0.2.1:50051", null), "no token, nothing to warn about");
+    for (String local : List.of("localhost:50051", "127.0.0.1:1", "[::1]:50051", "dns:///localhost:9",
+        "unix:/tmp/s")) {
+      assertEquals(null, Ctrlab.plaintextTokenWarning(local, "secret"), local);
+    }
+    Out o = cli("--token", "secret", "info");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(!o.err().contains("warning"), "loopback: no warning: " + o.err());
+  }
 }

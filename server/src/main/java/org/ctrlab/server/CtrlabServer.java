@@ -64,6 +64,21 @@ public final class CtrlabServer implements AutoCloseable {
     boolean tls = o.tlsCert() != null;
     checkExposure(o, tls);
     Auth auth = o.tokens() == null ? Auth.open() : Auth.fromFile(o.tokens());
+    if (o.tokens() == null) {
+      List<String> others = org.ctrlab.server.files.LocalAccounts.others(Path.of("/etc/passwd"),
+          System.getProperty("user.name"));
+      if (!others.isEmpty()) {
+        LOG.warn("no --tokens: every local user is an administrator of this server (who can cancel and delete"
+            + " anyone's runs); {} other account(s) can log in to this box ({}); give --tokens FILE on a shared box",
+            others.size(), String.join(", ", others.subList(0, Math.min(5, others.size()))));
+      }
+    }
+    // The run folder holds every user's records, checkpoints and logs: the server's user only reads it.
+    org.ctrlab.server.files.PrivateFiles.createDirectories(o.runDir());
+    if (org.ctrlab.server.files.PrivateFiles.restrict(o.runDir())) {
+      LOG.warn("the run folder {} was readable by other local users; it is now the server's user's only",
+          o.runDir().toAbsolutePath());
+    }
     Configs configs = o.configDir() == null ? Configs.packaged() : Configs.from(o.configDir());
     Path cache = o.runDir().resolve("cache");
     DatasetRegistry datasets = new DatasetRegistry(o.dataDir(), configs.datasets(), o.datasets(), o.allowDownload(),
@@ -71,14 +86,16 @@ public final class CtrlabServer implements AutoCloseable {
     RunConfigs runConfigs = new RunConfigs(configs, datasets);
     device = Devices.describe();
     String storeAt = o.store() != null ? o.store() : o.runDir().resolve("ctrlab.db").toAbsolutePath().toString();
-    store = RunStore.openForServer(storeAt);
+    store = RunStore.openForServer(storeAt, o.storePasswordFile());
     try {
       int cores = Runtime.getRuntime().availableProcessors();
       int threads = o.threads() > 0 ? o.threads() : Math.max(1, cores / o.slots());
       List<String> gpus = o.gpus() != null ? o.gpus() : Devices.gpuIndices();
       ServerMetrics[] m = new ServerMetrics[1];
       EventHub[] h = new EventHub[1];
-      Map<String, String> workerEnv = Map.of("CTRLAB_STORE", storeAt);
+      Map<String, String> workerEnv = o.storePasswordFile() == null ? Map.of("CTRLAB_STORE", storeAt)
+          : Map.of("CTRLAB_STORE", storeAt, "CTRLAB_STORE_PASSWORD_FILE",
+              o.storePasswordFile().toAbsolutePath().toString());
       Launcher launcher = o.launcher().equals("slurm")
           ? new SlurmLauncher(o.slurm(), o.workerJvmOptions(), workerArgs(o, cache), workerEnv)
           : new LocalLauncher(o.workerJvmOptions(), workerArgs(o, cache), workerEnv);

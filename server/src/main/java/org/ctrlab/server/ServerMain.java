@@ -47,6 +47,10 @@ public final class ServerMain implements Callable<Integer> {
       + " RUN_DIR/ctrlab.db).")
   String store = System.getenv("CTRLAB_STORE");
 
+  @Option(names = "--store-password-file", description = "A file holding the PostgreSQL password, kept off every"
+      + " command line (default: the URL's, else $CTRLAB_STORE_PASSWORD_FILE or $CTRLAB_STORE_PASSWORD).")
+  Path storePasswordFile;
+
   @Option(names = "--launcher", description = "Where workers run: local (child processes) or slurm (batch jobs)"
       + " (default: ${DEFAULT-VALUE}).")
   String launcher = "local";
@@ -211,7 +215,7 @@ public final class ServerMain implements Callable<Integer> {
         .analysisThreads(analysisThreads).keep(Duration.ofDays(keepDays))
         .maxRunDirBytes((long) (maxRunDirGb * (1L << 30))).tls(tlsCert, tlsKey, tlsClientCa).insecure(insecure)
         .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort).metricsHost(metricsHost).store(store)
-        .launcher(launcher)
+        .storePasswordFile(storePasswordFile).launcher(launcher)
         .slurm(new org.ctrlab.server.jobs.SlurmLauncher.Settings(slurmPartition, slurmCpus, slurmGpus, slurmMem,
             slurmTime, slurmAccount, slurmArgs, slurmJava, Duration.ofMillis((long) (slurmPollSeconds * 1000))));
   }

@@ -37,6 +37,7 @@ public final class ServerOptions {
   private int metricsPort = -1;
   private String metricsHost = "127.0.0.1";
   private String store;
+  private Path storePasswordFile;
   private String launcher = "local";
   private org.ctrlab.server.jobs.SlurmLauncher.Settings slurm = new org.ctrlab.server.jobs.SlurmLauncher.Settings(
       null, 0, 0, null, null, null, List.of(), null, java.time.Duration.ofSeconds(2));
@@ -262,6 +263,16 @@ public final class ServerOptions {
   /** The run store: a PostgreSQL JDBC URL, or an SQLite file; null: runDir/ctrlab.db. */
   public ServerOptions store(String v) {
     store = v;
+    return this;
+  }
+
+  public Path storePasswordFile() {
+    return storePasswordFile;
+  }
+
+  /** A file holding the PostgreSQL password (null: from the URL or $CTRLAB_STORE_PASSWORD[_FILE]). */
+  public ServerOptions storePasswordFile(Path v) {
+    storePasswordFile = v;
     return this;
   }
 

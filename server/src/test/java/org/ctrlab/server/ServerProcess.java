@@ -28,7 +28,14 @@ public final class ServerProcess implements AutoCloseable {
 
   /** Starts a server on a free loopback port over these folders; its log goes to log (appended). */
   public static ServerProcess start(Path dataDir, Path runDir, Path log, String... extra) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(
+    return start(List.of(), dataDir, runDir, log, extra);
+  }
+
+  /** As {@link #start(Path, Path, Path, String...)}, under a wrapper command (e.g. strace and its options). */
+  public static ServerProcess start(List<String> wrapper, Path dataDir, Path runDir, Path log, String... extra)
+      throws IOException {
+    List<String> cmd = new ArrayList<>(wrapper);
+    cmd.addAll(List.of(
         ProcessHandle.current().info().command().orElse("java"), "-Xmx2g", "-cp",
         System.getProperty("java.class.path"), "org.ctrlab.server.ServerMain", "--port", "0", "--data-dir",
         dataDir.toString(), "--run-dir", runDir.toString(), "--no-download", "--threads", "2"));

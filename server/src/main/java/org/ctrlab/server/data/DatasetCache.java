@@ -93,10 +93,10 @@ public final class DatasetCache {
   }
 
   public static void write(Path file, Dataset d) throws IOException {
-    Files.createDirectories(file.getParent());
+    org.ctrlab.server.files.PrivateFiles.createDirectories(file.getParent());
     Path tmp = file.resolveSibling(file.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
     try (DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(
-        Files.newOutputStream(tmp), 1 << 20))) {
+        org.ctrlab.server.files.PrivateFiles.newOutputStream(tmp), 1 << 20))) {
       Le le = new Le(out);
       le.i(MAGIC);
       le.i(VERSION);

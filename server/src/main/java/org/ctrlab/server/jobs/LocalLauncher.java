@@ -69,9 +69,8 @@ public final class LocalLauncher implements Launcher {
     cmd.addAll(List.of("org.ctrlab.server.ServerMain", "worker", spec.runId(), "--attempt", String.valueOf(spec.attempt()), "--threads",
         String.valueOf(spec.threads()), "--exit-with-stdin"));
     cmd.addAll(workerArgs);
-    Files.createDirectories(spec.log().getParent());
-    try (OutputStream o = Files.newOutputStream(spec.log(), java.nio.file.StandardOpenOption.CREATE,
-        java.nio.file.StandardOpenOption.APPEND)) {
+    org.ctrlab.server.files.PrivateFiles.createFile(spec.log()); // its folder too: the owner's only
+    try (OutputStream o = Files.newOutputStream(spec.log(), java.nio.file.StandardOpenOption.APPEND)) {
       o.write(String.format("=== %s attempt %d of run %s (slot %d, %d threads)%n", Instant.now(), spec.attempt(),
           spec.runId(), spec.slot(), spec.threads()).getBytes(StandardCharsets.UTF_8));
     }

@@ -122,11 +122,12 @@ public final class SlurmLauncher implements Launcher {
   @Override
   public Job launch(Spec spec) throws IOException {
     Path dir = spec.log().getParent();
-    Files.createDirectories(dir);
+    org.ctrlab.server.files.PrivateFiles.createDirectories(dir);
     Path script = dir.resolve("job-" + spec.attempt() + ".sh");
+    org.ctrlab.server.files.PrivateFiles.createFile(script);
     Files.writeString(script, script(spec), StandardCharsets.UTF_8);
-    try (OutputStream o = Files.newOutputStream(spec.log(), java.nio.file.StandardOpenOption.CREATE,
-        java.nio.file.StandardOpenOption.APPEND)) {
+    org.ctrlab.server.files.PrivateFiles.createFile(spec.log());
+    try (OutputStream o = Files.newOutputStream(spec.log(), java.nio.file.StandardOpenOption.APPEND)) {
       o.write(String.format("=== %s attempt %d of run %s submitted to Slurm%n", Instant.now(), spec.attempt(),
           spec.runId()).getBytes(StandardCharsets.UTF_8));
     }

@@ -108,7 +108,7 @@ public final class Worker {
       Dataset ds = datasets.load(c.getDataset());
       long tData = System.nanoTime();
       Path dir = dir(runDir, runId);
-      Files.createDirectories(dir);
+      org.ctrlab.server.files.PrivateFiles.createDirectories(dir);
       TrainState resume = resumeState(run, dir);
       try (CtrModel model = new CtrModel(RunExecutor.modelConfig(c, threads), ds)) {
         long tGraph = System.nanoTime();
@@ -124,6 +124,9 @@ public final class Worker {
         Trainer.Outcome o = Trainer.train(model, ds, DataSplit.of(ds.rows, c.getSeed()), RunExecutor.settings(c),
             new Listener(dir, t0), resume);
         CtrModel.save(dir.resolve("checkpoint.bin"), model.checkpointParams(), o.best());
+        // Every file the finished run keeps (checkpoint, log) and the folder's entries reach the disk before the
+        // store says SUCCEEDED: after that the epoch states, which could rebuild them, are deleted.
+        org.ctrlab.server.files.Durable.forceFolder(dir);
         store.putArtifact(runId, "inspect", inspectRecord(o, model.weightNorms(o.best())).toByteArray());
         String msg = String.format("test AUC %.4f, LogLoss %.4f (best epoch %d of %d)", o.test().auc(),
             o.test().logloss(), o.bestEpoch(), o.epochs().size());

@@ -394,7 +394,11 @@ public final class CtrModel implements AutoCloseable {
   /** Writes a checkpoint: for each variable its name, element count and values. Atomic (temp file, then move). */
   public static void save(Path file, List<Param> params, List<float[]> values) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(Files.newOutputStream(tmp)))) {
+    org.ctrlab.server.files.PrivateFiles.createFile(tmp);
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp,
+        java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
+        DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(
+            java.nio.channels.Channels.newOutputStream(ch), 1 << 16))) {
       out.writeInt(0x43544c42); // "CTLB"
       out.writeInt(params.size());
       for (int i = 0; i < params.size(); i++) {
@@ -405,8 +409,11 @@ public final class CtrModel implements AutoCloseable {
           out.writeFloat(x);
         }
       }
+      out.flush();
+      ch.force(true); // the content is on disk before the rename makes it the checkpoint
     }
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    org.ctrlab.server.files.Durable.syncDirectory(file.toAbsolutePath().getParent()); // and so is the rename
   }
 
   /** Reads a checkpoint written by {@link #save} for this model's variables. */

@@ -51,25 +51,46 @@ public final class Retention implements AutoCloseable {
     }, 0, 1, TimeUnit.HOURS);
   }
 
-  /** One pass; returns the number of runs whose files it removed. */
+  /**
+   * One pass; returns the number of runs whose files it removed. The size cap counts only what retiring can free,
+   * the folders of finished runs that still have files: running and queued runs, the dataset cache and anything
+   * else in the run folder are never removed, so counting them would retire every finished run and still not meet
+   * the cap. Oldest first, and only until the cap is met.
+   */
   public int sweep(long nowMs) throws SQLException, IOException {
     List<Run> finished = store.finishedWithFiles();
     int retired = 0;
-    long total = maxBytes > 0 ? runFolders(runDir) : 0;
-    for (Run r : finished) {
+    long[] sizes = new long[finished.size()];
+    long freeable = 0;
+    if (maxBytes > 0) {
+      for (int i = 0; i < finished.size(); i++) {
+        sizes[i] = size(Worker.dir(runDir, finished.get(i).getRunId()));
+        freeable += sizes[i];
+      }
+    }
+    for (int i = 0; i < finished.size(); i++) {
+      Run r = finished.get(i);
       boolean old = !keep.isZero() && r.getFinishedUnixMs() > 0 && r.getFinishedUnixMs() < nowMs - keep.toMillis();
-      boolean over = maxBytes > 0 && total > maxBytes;
+      boolean over = maxBytes > 0 && freeable > maxBytes;
       if (!old && !over) {
         continue;
       }
       long freed = Runs.deleteFiles(Worker.dir(runDir, r.getRunId()));
-      total -= freed;
+      freeable -= sizes[i];
       store.update(r.getRunId(), cur -> cur.toBuilder().setFilesRetiredUnixMs(nowMs).build(), Worker.log(
           "files removed by the retention policy (" + (old ? "finished over " + keep.toDays() + " days ago"
-              : "the run folder was over its size cap") + "); record and metrics kept"));
+              : "the finished runs' files were over the size cap") + "); record and metrics kept"));
       retired++;
       LOG.info("run {} of {}: files retired ({} bytes, {})", r.getRunId(), r.getOwner(), freed,
           old ? "older than " + keep.toDays() + " days" : "over the size cap");
+    }
+    if (maxBytes > 0) {
+      long all = runFolders(runDir);
+      if (all > maxBytes) {
+        LOG.warn("the run folder {} holds {} bytes, over the cap of {} (--max-run-dir-gb), and retiring cannot meet"
+            + " the cap: finished runs' files are {} bytes, the rest is running or queued runs' or no run's",
+            runDir.toAbsolutePath(), all, maxBytes, freeable);
+      }
     }
     // VACUUM holds the write lock while it rewrites the file: never while workers have epochs to record.
     if (store.countByState().getOrDefault(org.ctrlab.api.v1.RunState.RUNNING, 0) == 0) {
@@ -78,7 +99,7 @@ public final class Retention implements AutoCloseable {
     return retired;
   }
 
-  /** The bytes of the runs' folders: what the cap bounds (not the database, not the prepared-dataset cache). */
+  /** The bytes of the folders in the run folder but the dataset cache (finished or not, runs' or not). */
   static long runFolders(Path runDir) throws IOException {
     if (!Files.isDirectory(runDir)) {
       return 0;

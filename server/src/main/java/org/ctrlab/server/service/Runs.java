@@ -174,11 +174,14 @@ public final class Runs {
     return withPosition(r);
   }
 
-  /** Refuses a read of someone else's run when this server shows each user only their own. */
+  /**
+   * Refuses a read of someone else's run when this server shows each user only their own. The refusal does not say
+   * whose it is: under --visibility own, who owns what is itself private.
+   */
   void checkRead(String what, String owner, Caller caller) {
     if (visibility == Visibility.OWN && !caller.owns(owner)) {
-      throw Refusal.permission(what + " belongs to " + owner + "; this server shows each user only their own runs"
-          + " (--visibility own)");
+      throw Refusal.permission((what.startsWith("a list") ? what + " is refused" : what + " is another user's")
+          + "; this server shows each user only their own runs (--visibility own)");
     }
   }
 
@@ -206,7 +209,7 @@ public final class Runs {
     }
     if (visibility == Visibility.OWN && !caller.admin()) {
       if (!f.getOwner().isEmpty() && !f.getOwner().equals(caller.user())) {
-        checkRead("the runs of " + f.getOwner(), f.getOwner(), caller);
+        checkRead("a list of runs of another user", f.getOwner(), caller);
       }
       f = f.toBuilder().setOwner(caller.user()).build();
     }
@@ -225,11 +228,16 @@ public final class Runs {
     return r;
   }
 
-  private static void requireOwner(Run r, Caller caller, String verb) {
+  private void requireOwner(Run r, Caller caller, String verb) {
     if (!caller.owns(r.getOwner())) {
-      throw Refusal.permission("run " + r.getRunId() + " belongs to " + r.getOwner() + "; only " + r.getOwner()
-          + " or an admin can " + verb + " it");
+      throw Refusal.permission(whose("run " + r.getRunId(), r.getOwner()) + " or an admin can " + verb + " it");
     }
+  }
+
+  /** "run X belongs to alice; only alice", or without the owner's name under --visibility own. */
+  private String whose(String what, String owner) {
+    return visibility == Visibility.OWN ? what + " is another user's; only its owner"
+        : what + " belongs to " + owner + "; only " + owner;
   }
 
   /**
@@ -245,8 +253,7 @@ public final class Runs {
     if (!studyId.isEmpty()) {
       Study st = store.study(studyId).orElseThrow(() -> new NotFoundException("no study with id '" + studyId + "'"));
       if (!caller.owns(st.getOwner())) {
-        throw Refusal.permission("study " + studyId + " belongs to " + st.getOwner() + "; only " + st.getOwner()
-            + " or an admin can cancel it");
+        throw Refusal.permission(whose("study " + studyId, st.getOwner()) + " or an admin can cancel it");
       }
       owner = st.getOwner();
     }

@@ -21,6 +21,7 @@ import org.ctrlab.api.v1.Run;
 import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.Study;
+import org.ctrlab.server.files.PrivateFiles;
 import org.flywaydb.core.Flyway;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteDataSource;
@@ -98,21 +99,26 @@ public final class RunStore implements AutoCloseable {
     return connect(location, 2);
   }
 
-  private static RunStore connect(String location) throws SQLException {
-    return connect(location, 8);
-  }
-
   /**
    * Opens the store for a server: takes the store's server lock first (before any migration, so a second server,
    * perhaps a newer one, changes nothing under a running one), then creates or migrates its schema. The lock is held
    * until {@link #close()}.
    */
   public static RunStore openForServer(String location) throws SQLException {
-    return open(location, true);
+    return openForServer(location, null);
+  }
+
+  /** As {@link #openForServer(String)}, a PostgreSQL password read from a file (null: from the environment). */
+  public static RunStore openForServer(String location, Path passwordFile) throws SQLException {
+    return open(location, true, passwordFile);
   }
 
   private static RunStore open(String location, boolean serverLock) throws SQLException {
-    RunStore s = connect(location);
+    return open(location, serverLock, null);
+  }
+
+  private static RunStore open(String location, boolean serverLock, Path passwordFile) throws SQLException {
+    RunStore s = connect(location, 8, passwordFile);
     try {
       if (serverLock) {
         s.serverLock = s.lockForServer();
@@ -135,8 +141,8 @@ public final class RunStore implements AutoCloseable {
       Path lock = Path.of(where + ".server-lock");
       java.nio.channels.FileChannel ch = null;
       try {
-        ch = java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.CREATE,
-            java.nio.file.StandardOpenOption.WRITE);
+        PrivateFiles.createFile(lock);
+        ch = java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.WRITE);
         java.nio.channels.FileLock l = ch.tryLock();
         if (l == null) {
           throw new SQLException("another ctrlab server uses the run store " + where + " (it holds " + lock + ")");
@@ -155,7 +161,11 @@ public final class RunStore implements AutoCloseable {
       }
     }
     String schema = schemaOf(pool.getJdbcUrl());
-    Connection c = java.sql.DriverManager.getConnection(pool.getJdbcUrl());
+    java.util.Properties props = new java.util.Properties();
+    if (pool.getPassword() != null) {
+      props.setProperty("password", pool.getPassword());
+    }
+    Connection c = java.sql.DriverManager.getConnection(pool.getJdbcUrl(), props);
     try (PreparedStatement p = c.prepareStatement("SELECT pg_try_advisory_lock(hashtext(?))")) {
       p.setString(1, "ctrlab:" + (schema == null ? "public" : schema));
       try (ResultSet rs = p.executeQuery()) {
@@ -186,6 +196,10 @@ public final class RunStore implements AutoCloseable {
   }
 
   private static RunStore connect(String location, int poolSize) throws SQLException {
+    return connect(location, poolSize, null);
+  }
+
+  private static RunStore connect(String location, int poolSize, Path passwordFile) throws SQLException {
     HikariConfig hc = new HikariConfig();
     hc.setMinimumIdle(1);
     hc.setPoolName("ctrlab-store");
@@ -195,19 +209,32 @@ public final class RunStore implements AutoCloseable {
     if (location.startsWith("jdbc:postgresql:")) {
       d = Dialect.POSTGRESQL;
       hc.setJdbcUrl(location);
+      String password = password(passwordFile);
+      if (password != null && !location.matches(".*[?&]password=.*")) {
+        hc.setPassword(password);
+      }
       hc.setMaximumPoolSize(poolSize); // the server 8, each worker 2: 8 + 2 per slot of max_connections
       where = location.replaceAll("password=[^&]*", "password=***");
     } else {
       String file = location.startsWith("jdbc:sqlite:") ? location.substring("jdbc:sqlite:".length()) : location;
       Path path = Path.of(file).toAbsolutePath();
       try {
-        Files.createDirectories(path.getParent());
+        PrivateFiles.createDirectories(path.getParent());
       } catch (java.io.IOException e) {
         throw new SQLException("cannot create " + path.getParent(), e);
       }
+      try {
+        // Created readable by the server's user only, whatever the umask: SQLite gives its -wal and -shm files the
+        // database file's mode.
+        PrivateFiles.createFile(path);
+      } catch (java.io.IOException e) {
+        throw new SQLException("cannot create " + path + ": " + e.getMessage(), e);
+      }
       SQLiteConfig c = new SQLiteConfig();
       c.setJournalMode(SQLiteConfig.JournalMode.WAL);
-      c.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+      // FULL: every commit syncs the write-ahead log, so a committed state change (a run SUCCEEDED) survives a power
+      // loss; NORMAL in WAL mode may lose the last commits.
+      c.setSynchronous(SQLiteConfig.SynchronousMode.FULL);
       c.setBusyTimeout(30_000);
       c.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
       SQLiteDataSource sds = new SQLiteDataSource(c);
@@ -221,6 +248,34 @@ public final class RunStore implements AutoCloseable {
       return new RunStore(new HikariDataSource(hc), d, where);
     } catch (RuntimeException e) {
       throw new SQLException("cannot open the run store " + where + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The PostgreSQL password when the URL carries none: the file given (--store-password-file), else the file named by
+   * $CTRLAB_STORE_PASSWORD_FILE, else
+   * $CTRLAB_STORE_PASSWORD. Either keeps it out of every command line ({@code ps} shows those to every local user);
+   * a worker inherits both from its server's environment.
+   */
+  static String password(Path passwordFile) throws SQLException {
+    String file = passwordFile != null ? passwordFile.toString() : System.getenv("CTRLAB_STORE_PASSWORD_FILE");
+    if (file != null && !file.isEmpty()) {
+      try {
+        return Files.readString(Path.of(file)).strip();
+      } catch (java.io.IOException e) {
+        throw new SQLException("cannot read the store's password file " + file + " ($CTRLAB_STORE_PASSWORD_FILE): "
+            + e.getMessage(), e);
+      }
+    }
+    String pw = System.getenv("CTRLAB_STORE_PASSWORD");
+    return pw == null || pw.isEmpty() ? null : pw;
+  }
+
+  /** SQLite's durability setting of this store's connections (2 = FULL), for tests and `ctrlab-server` checks. */
+  public int sqliteSynchronous() throws SQLException {
+    try (Connection db = connection(); Statement st = db.createStatement();
+        ResultSet rs = st.executeQuery("PRAGMA synchronous")) {
+      return rs.next() ? rs.getInt(1) : -1;
     }
   }
 
@@ -390,6 +445,9 @@ public final class RunStore implements AutoCloseable {
    * One page of the runs matching the filter, newest first: at most limit runs (100 when 0) and at most maxBytes of
    * serialized records (at least one run per page).
    */
+  /** The most rows one page of {@link #list} returns, whatever limit is asked for. */
+  public static final int MAX_PAGE_ROWS = 10_000;
+
   public Page list(ListRunsRequest f, int maxBytes) throws SQLException {
     return list(f, maxBytes, r -> r);
   }
@@ -427,7 +485,8 @@ public final class RunStore implements AutoCloseable {
         args.add(after[0]);
         args.add(after[1]);
       }
-      int limit = f.getLimit() > 0 ? f.getLimit() : 100;
+      // A page is bounded by maxBytes anyway; a huge limit (up to Integer.MAX_VALUE) must not overflow limit + 1.
+      int limit = f.getLimit() > 0 ? Math.min(f.getLimit(), MAX_PAGE_ROWS) : 100;
       sql.append(" ORDER BY created_ms DESC, run_id DESC LIMIT ?");
       args.add(limit + 1);
       try (PreparedStatement p = db.prepareStatement(sql.toString())) {

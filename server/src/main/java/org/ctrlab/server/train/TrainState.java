@@ -47,8 +47,8 @@ public record TrainState(List<EpochResult> epochs, int steps, double bestAuc, in
 
   public void save(Path file) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-        StandardOpenOption.WRITE)) {
+    org.ctrlab.server.files.PrivateFiles.createFile(tmp);
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
       OutputStream os = Channels.newOutputStream(ch);
       DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(os, 1 << 16));
       out.writeInt(MAGIC);
@@ -85,11 +85,7 @@ public record TrainState(List<EpochResult> epochs, int steps, double bestAuc, in
     }
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     // The rename itself reaches the disk before the epoch is recorded as done (a power loss cannot undo it then).
-    try (FileChannel dir = FileChannel.open(file.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
-      dir.force(true);
-    } catch (IOException e) {
-      // some file systems cannot sync a directory; the file's own content is on disk
-    }
+    org.ctrlab.server.files.Durable.syncDirectory(file.toAbsolutePath().getParent());
   }
 
   public static TrainState load(Path file) throws IOException {

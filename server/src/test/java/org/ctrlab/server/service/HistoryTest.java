@@ -74,9 +74,26 @@ class HistoryTest {
   void oldRunsFilesAreRetiredButTheirRecordsStay() throws Exception {
     String id;
     Run before;
+    // A run folder made under the usual umask 022, before the server first starts.
+    Files.createDirectories(tmp.resolve("runs"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
     try (Fixture f = new Fixture(tmp)) {
       id = f.stub.train(Fixture.quick().setMaxEpochs(1).build()).getRunId();
       before = JobsServiceTest.awaitEnd(f, id);
+      // Every folder and file the server and its worker made (database, run folder, checkpoint, log, dataset
+      // cache) is the server's user's only, whatever the umask.
+      List<String> open = new ArrayList<>();
+      try (var all = Files.walk(tmp.resolve("runs"))) {
+        for (Path p : all.toList()) {
+          String perms = java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+          if (!perms.endsWith("------")) {
+            open.add(tmp.resolve("runs").relativize(p) + " " + perms);
+          }
+        }
+      }
+      assertEquals(List.of(), open, "readable by others");
+      assertTrue(Files.exists(tmp.resolve("runs").resolve(id).resolve("checkpoint.bin")));
+      assertTrue(Files.exists(tmp.resolve("runs").resolve("ctrlab.db")));
     }
     Path dir = tmp.resolve("runs").resolve(id);
     try (RunStore store = RunStore.open(tmp.resolve("runs").resolve("ctrlab.db"))) {
@@ -101,8 +118,16 @@ class HistoryTest {
       String b = f.stub.train(Fixture.quick().setMaxEpochs(1).build()).getRunId();
       JobsServiceTest.awaitEnd(f, b);
       long oneRun = Retention.size(tmp.resolve("runs").resolve(b));
-      long total = Retention.runFolders(tmp.resolve("runs"));
+      long total = Retention.size(tmp.resolve("runs").resolve(a)) + oneRun;
+      // 20 MB that belong to no run, under a 10 MB cap: retiring cannot free them, so it retires nothing for them
+      // and leaves them alone.
+      Path foreign = Files.createDirectories(tmp.resolve("runs").resolve("someones-scratch"));
+      Files.write(foreign.resolve("blob.bin"), new byte[20 << 20]);
       try (RunStore store = RunStore.open(tmp.resolve("runs").resolve("ctrlab.db"))) {
+        assertEquals(0, new Retention(store, tmp.resolve("runs"), Duration.ZERO, 10 << 20)
+            .sweep(System.currentTimeMillis()), "no run's files are retired for files that are no run's");
+        assertTrue(Files.exists(tmp.resolve("runs").resolve(a).resolve("checkpoint.bin")));
+        assertEquals(20 << 20, Files.size(foreign.resolve("blob.bin")), "and those are not touched");
         assertEquals(1, new Retention(store, tmp.resolve("runs"), Duration.ZERO, total - oneRun / 2)
             .sweep(System.currentTimeMillis()));
       }
@@ -148,6 +173,8 @@ class HistoryTest {
       assertEquals(Status.Code.INVALID_ARGUMENT, assertThrows(StatusRuntimeException.class,
           () -> f.stub.listRuns(ListRunsRequest.newBuilder().setPageToken("garbage").build())).getStatus()
           .getCode());
+      ListRunsResponse huge = f.stub.listRuns(ListRunsRequest.newBuilder().setLimit(Integer.MAX_VALUE).build());
+      assertEquals(26, huge.getRunsCount(), "the largest limit is answered, not INTERNAL");
     }
   }
 }

@@ -1,6 +1,7 @@
 package org.ctrlab.server.service;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -121,6 +122,14 @@ class SecurityTest {
           () -> b.listRuns(ListRunsRequest.newBuilder().setOwner("alice").build()))) {
         StatusRuntimeException e = refused(Status.Code.PERMISSION_DENIED, call);
         assertTrue(e.getStatus().getDescription().contains("--visibility own"), e.getStatus().getDescription());
+        assertFalse(e.getStatus().getDescription().contains("alice"), "who owns a run is private under own: "
+            + e.getStatus().getDescription());
+      }
+      for (Runnable call : List.<Runnable>of(
+          () -> b.cancelRun(CancelRunRequest.newBuilder().setRunId(id).build()),
+          () -> b.deleteRun(DeleteRunRequest.newBuilder().setRunId(id).build()))) {
+        StatusRuntimeException e = refused(Status.Code.PERMISSION_DENIED, call);
+        assertFalse(e.getStatus().getDescription().contains("alice"), e.getStatus().getDescription());
       }
       assertEquals(0, b.listRuns(ListRunsRequest.getDefaultInstance()).getRunsCount(), "bob lists his own: none");
       assertEquals(1, as(f, alice).listRuns(ListRunsRequest.getDefaultInstance()).getRunsCount());

@@ -175,6 +175,22 @@ class RunStoreTest {
   }
 
   @Test
+  void thePostgresPasswordComesFromAFileKeptOffTheCommandLine() throws Exception {
+    String url = location("postgresql");
+    assertTrue(url.contains("password="), "the test database's URL carries its password: " + url);
+    String bare = url.replaceAll("password=[^&]*&?", "");
+    java.sql.SQLException refused = org.junit.jupiter.api.Assertions.assertThrows(java.sql.SQLException.class,
+        () -> RunStore.openForServer(bare, null).close(), "the test database checks passwords");
+    assertTrue(String.valueOf(refused.getMessage()).contains("password"), refused.getMessage());
+    Path file = tmp.resolve("pg-password");
+    java.nio.file.Files.writeString(file, url.replaceAll(".*password=([^&]*).*", "$1") + "\n");
+    try (RunStore s = RunStore.openForServer(bare, file)) {
+      s.insert(run("0000000000dd", "alice", 1));
+      assertEquals("alice", s.get("0000000000dd").orElseThrow().getOwner());
+    }
+  }
+
+  @Test
   void aDatabaseOfTheFirstReleaseIsMigratedInPlace() throws Exception {
     Path file = tmp.resolve("ctrlab.db");
     Run old = run("0000000000aa", "alice", 5).toBuilder().setState(RunState.SUCCEEDED).build();
