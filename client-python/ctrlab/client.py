@@ -165,8 +165,9 @@ class Client:
               embedding_size: Optional[int] = None, learning_rate: Optional[float] = None,
               weight_decay: Optional[float] = None, batch_size: Optional[int] = None,
               max_epochs: Optional[int] = None, patience: Optional[int] = None, seed: Optional[int] = None,
-              name: str = "", tags: Sequence[str] = ()) -> "Run":
-        """Queues a training run and returns its handle at once. Unset values take the server's defaults."""
+              name: str = "", tags: Sequence[str] = (), max_hours: Optional[float] = None) -> "Run":
+        """Queues a training run and returns its handle at once. Unset values take the server's defaults;
+        ``max_hours`` ends the run as FAILED that long after its first start (at most the server's limit)."""
         req = runs_pb2.TrainRequest(dataset=dataset, backbone=backbone,
                                     head=_enum(common_pb2.Head, head, "head"),
                                     aggregation=_enum(common_pb2.Aggregation, aggregation, "aggregation"),
@@ -176,7 +177,7 @@ class Client:
         for attr, v in (("rating_weight", rating_weight), ("embedding_size", embedding_size),
                         ("learning_rate", learning_rate), ("weight_decay", weight_decay),
                         ("batch_size", batch_size), ("max_epochs", max_epochs), ("patience", patience),
-                        ("seed", seed)):
+                        ("seed", seed), ("max_hours", max_hours)):
             if v is not None:
                 setattr(req, attr, v)
         resp = self._call("Train", req)

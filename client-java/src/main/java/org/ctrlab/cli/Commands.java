@@ -123,6 +123,10 @@ final class Commands {
     @Option(names = "--patience", description = "Early-stopping patience.")
     Integer patience;
 
+    @Option(names = "--max-hours", description = "End the run as FAILED this long after it first starts (default and"
+        + " upper bound: the server's --max-run-hours).")
+    Double maxHours;
+
     @Option(names = "--seed", description = "Seed of the split, initialisation and shuffling.")
     Long seed;
 
@@ -154,6 +158,9 @@ final class Commands {
       }
       if (epochs != null) {
         b.setMaxEpochs(epochs);
+      }
+      if (maxHours != null) {
+        b.setMaxHours(maxHours);
       }
       if (patience != null) {
         b.setPatience(patience);

@@ -35,6 +35,7 @@ import org.ctrlab.server.service.CtrlabService;
 import org.ctrlab.server.service.EventHub;
 import org.ctrlab.server.service.Retention;
 import org.ctrlab.server.service.Runs;
+import org.ctrlab.server.service.StreamGuard;
 import org.ctrlab.server.service.Studies;
 import org.ctrlab.server.store.RunStore;
 
@@ -54,6 +55,7 @@ public final class CtrlabServer implements AutoCloseable {
   private final Analysis analysis;
   private final Retention retention;
   private final ServerMetrics metrics;
+  private final StreamGuard streams;
   private final HealthStatusManager health = new HealthStatusManager();
   private final Server server;
   private int metricsPort = -1;
@@ -100,7 +102,8 @@ public final class CtrlabServer implements AutoCloseable {
           ? new SlurmLauncher(o.slurm(), o.workerJvmOptions(), workerArgs(o, cache), workerEnv)
           : new LocalLauncher(o.workerJvmOptions(), workerArgs(o, cache), workerEnv);
       supervisor = new Supervisor(store, launcher,
-          new Supervisor.Settings(o.slots(), threads, gpus, o.maxAttempts(), o.runDir()), new Supervisor.Observer() {
+          new Supervisor.Settings(o.slots(), threads, gpus, o.maxAttempts(), o.runDir(),
+              o.maxRunHours()), new Supervisor.Observer() {
             @Override
             public void changed(Run r) {
               if (h[0] != null) {
@@ -118,22 +121,29 @@ public final class CtrlabServer implements AutoCloseable {
               }
             }
           });
-      hub = new EventHub(store, supervisor);
+      hub = new EventHub(store, supervisor, o.streams().stall());
       h[0] = hub;
-      analysis = new Analysis(store, datasets, o.runDir(), o.analysisThreads(), 4 * o.analysisThreads(), cores);
+      analysis = new Analysis(store, datasets, o.runDir(), o.analysisThreads(), 4 * o.analysisThreads(), cores,
+          o.streams().stall());
       metrics = new ServerMetrics(store, new ServerMetrics.Gauges(() -> o.slots(), supervisor::busySlots,
           hub::watchers, analysis::busy));
       m[0] = metrics;
       Runs runs = new Runs(store, supervisor, hub, runConfigs, datasets, o.limits(), o.runDir(), device,
-          o.visibility());
+          o.visibility(), o.maxRunHours());
       Studies studies = new Studies(store, runs, runConfigs);
       retention = new Retention(store, o.runDir(), o.keep(), o.maxRunDirBytes());
       CtrlabService service = new CtrlabService(runs, studies, analysis, hub, supervisor, runConfigs, datasets,
           o.limits(), auth.required(), tls, device);
       CallLog log = new CallLog(metrics);
+      streams = new StreamGuard(o.streams());
       NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(o.host(), o.port()))
           .maxInboundMessageSize(o.limits().maxRequestBytes())
-          .addService(intercept(service.bindService(), log, auth))
+          // HTTP/2's own bound on a connection's calls of every kind (streams have their own, lower, limits)
+          .maxConcurrentCallsPerConnection(4 * o.streams().perConnection())
+          .maxConnectionIdle(o.streams().connectionIdle().toMillis(), TimeUnit.MILLISECONDS)
+          .maxConnectionAge(o.streams().connectionAge().toMillis(), TimeUnit.MILLISECONDS)
+          .maxConnectionAgeGrace(o.streams().connectionAge().toMillis(), TimeUnit.MILLISECONDS)
+          .addService(intercept(ServerInterceptors.intercept(service.bindService(), streams), log, auth))
           .addService(intercept(ProtoReflectionServiceV1.newInstance().bindService(), log, auth))
           .addService(ServerInterceptors.intercept(health.getHealthService(), log));
       if (tls) {
@@ -224,6 +234,11 @@ public final class CtrlabServer implements AutoCloseable {
   /** The metrics endpoint's port, or -1 without one. */
   public int metricsPort() {
     return metricsPort;
+  }
+
+  /** The streams each user holds open. */
+  public StreamGuard streams() {
+    return streams;
   }
 
   public ServerMetrics metrics() {

@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import org.ctrlab.server.jobs.WorkerCommand;
 import org.ctrlab.server.service.CtrlabService;
 import org.ctrlab.server.service.Limits;
+import org.ctrlab.server.service.StreamLimits;
 import org.ctrlab.server.tools.Bench;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -149,6 +150,30 @@ public final class ServerMain implements Callable<Integer> {
       + " (default: ${DEFAULT-VALUE}; as many more may wait).")
   int analysisThreads = 2;
 
+  @Option(names = "--stream-stall-seconds", description = "End a WatchRun or Predict stream whose client has read"
+      + " nothing for this long, freeing its place (default: ${DEFAULT-VALUE}).")
+  long streamStallSeconds = StreamLimits.DEFAULTS.stall().toSeconds();
+
+  @Option(names = "--max-streams-per-user", description = "WatchRun and Predict streams one user may hold open"
+      + " (default: ${DEFAULT-VALUE}).")
+  int maxStreamsPerUser = StreamLimits.DEFAULTS.perUser();
+
+  @Option(names = "--max-streams-per-connection", description = "WatchRun and Predict streams one connection may"
+      + " hold open (default: ${DEFAULT-VALUE}).")
+  int maxStreamsPerConnection = StreamLimits.DEFAULTS.perConnection();
+
+  @Option(names = "--max-connection-idle-minutes", description = "Close a connection with no call for this long;"
+      + " clients reconnect by themselves (default: ${DEFAULT-VALUE}).")
+  long maxConnectionIdleMinutes = StreamLimits.DEFAULTS.connectionIdle().toMinutes();
+
+  @Option(names = "--max-connection-age-hours", description = "Ask a connection to reconnect after this long; its"
+      + " calls get as long again to finish (default: ${DEFAULT-VALUE}).")
+  long maxConnectionAgeHours = StreamLimits.DEFAULTS.connectionAge().toHours();
+
+  @Option(names = "--max-run-hours", description = "The longest a run may take from its first start before it is"
+      + " ended as FAILED; a run may ask for less (default: ${DEFAULT-VALUE}).")
+  double maxRunHours = 72;
+
   @Option(names = "--keep-days", description = "Remove the checkpoints and logs of runs finished this many days ago"
       + " (records and metrics stay; default: 0, keep them).")
   int keepDays = 0;
@@ -212,7 +237,10 @@ public final class ServerMain implements Callable<Integer> {
     return new ServerOptions().host(host).port(port).dataDir(dataDir).runDir(runDir).datasets(datasets)
         .configDir(configDir).tokens(tokens).slots(slots).threads(threads).allowDownload(allowDownload)
         .maxAttempts(maxAttempts).gpus(gpus).workerJvmOptions(workerJvmOptions).limits(limits())
-        .analysisThreads(analysisThreads).keep(Duration.ofDays(keepDays))
+        .analysisThreads(analysisThreads).keep(Duration.ofDays(keepDays)).maxRunHours(maxRunHours)
+        .streams(new StreamLimits(Duration.ofSeconds(streamStallSeconds), maxStreamsPerUser,
+            maxStreamsPerConnection, Duration.ofMinutes(maxConnectionIdleMinutes),
+            Duration.ofHours(maxConnectionAgeHours)))
         .maxRunDirBytes((long) (maxRunDirGb * (1L << 30))).tls(tlsCert, tlsKey, tlsClientCa).insecure(insecure)
         .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort).metricsHost(metricsHost).store(store)
         .storePasswordFile(storePasswordFile).launcher(launcher)

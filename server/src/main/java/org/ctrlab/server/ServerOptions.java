@@ -27,6 +27,8 @@ public final class ServerOptions {
   private List<String> workerJvmOptions = List.of();
   private Limits limits = Limits.DEFAULTS;
   private int analysisThreads = 2;
+  private org.ctrlab.server.service.StreamLimits streams = org.ctrlab.server.service.StreamLimits.DEFAULTS;
+  private double maxRunHours = 72;
   private Duration keep = Duration.ZERO;
   private long maxRunDirBytes;
   private Path tlsCert;
@@ -171,6 +173,29 @@ public final class ServerOptions {
 
   public ServerOptions limits(Limits v) {
     limits = v;
+    return this;
+  }
+
+  public org.ctrlab.server.service.StreamLimits streams() {
+    return streams;
+  }
+
+  /** What one user or connection may hold open, and how long a stream may wait for its reader. */
+  public ServerOptions streams(org.ctrlab.server.service.StreamLimits v) {
+    streams = v;
+    return this;
+  }
+
+  public double maxRunHours() {
+    return maxRunHours;
+  }
+
+  /** The longest a run may take, from its first start, before it is ended as FAILED (a run may ask for less). */
+  public ServerOptions maxRunHours(double v) {
+    if (!(v > 0)) {
+      throw new IllegalArgumentException("--max-run-hours must be positive, got " + v);
+    }
+    maxRunHours = v;
     return this;
   }
 

@@ -12,8 +12,9 @@ import org.ctrlab.api.v1.Run;
  * cluster launcher would submit it as a batch job.
  */
 public interface Launcher extends AutoCloseable {
-  /** What one attempt of a run is started with. */
-  record Spec(String runId, int attempt, int slot, int threads, Map<String, String> env, Path log) {}
+  /** What one attempt of a run is started with; {@code timeLeft} is what remains of the run's wall-clock limit. */
+  record Spec(String runId, int attempt, int slot, int threads, Map<String, String> env, Path log,
+      java.time.Duration timeLeft) {}
 
   /**
    * How a worker ended: its exit code (128 + N for signal N), a human-readable cause, and whether the cause was the

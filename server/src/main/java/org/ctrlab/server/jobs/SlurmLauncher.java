@@ -94,6 +94,9 @@ public final class SlurmLauncher implements Launcher {
     }
     if (settings.timeLimit() != null) {
       b.append("#SBATCH --time=").append(settings.timeLimit()).append('\n');
+    } else if (spec.timeLeft() != null) {
+      // What remains of the run's wall-clock limit (--max-run-hours), in whole minutes: Slurm ends it there.
+      b.append("#SBATCH --time=").append(Math.max(1, (spec.timeLeft().toSeconds() + 59) / 60)).append('\n');
     }
     if (settings.account() != null) {
       b.append("#SBATCH --account=").append(settings.account()).append('\n');
@@ -186,6 +189,10 @@ public final class SlurmLauncher implements Launcher {
     volatile String state;
     volatile String reason = "";
     volatile Exit exit;
+    /** When a final state was first seen (0: not seen, or not since the job was last seen live). */
+    volatile long finalSinceMs;
+    /** Slurm's restart count of the job when the final state was first seen. */
+    volatile String restarts = "";
 
     SlurmJob(String id) {
       this.id = id;
@@ -261,9 +268,7 @@ public final class SlurmLauncher implements Launcher {
         SlurmJob j = byId.get(f[0]);
         j.state = f[1];
         j.reason = f[2];
-        if (FINAL.contains(f[1]) && j.exit == null) {
-          j.exit = finalExit(j);
-        }
+        settle(j);
       }
       for (SlurmJob j : list) {
         if (!seen.contains(j.id) && j.exit == null) {
@@ -275,14 +280,55 @@ public final class SlurmLauncher implements Launcher {
           } else if (s.code == 0 && !s.out.isBlank()) {
             j.state = field(s.out, "JobState");
             j.reason = field(s.out, "Reason");
-            if (FINAL.contains(j.state)) {
-              j.exit = finalExit(j);
-            }
+            settle(j);
           }
         }
       }
     } catch (IOException e) {
       LOG.warn("cannot read Slurm's queue: {}", e.getMessage());
+    }
+  }
+
+  /** How long a final state must hold, on two looks, before the job is taken as ended. */
+  static final long SETTLE_MS = 3000;
+
+  /**
+   * Takes a job as ended only when its final state holds: right after {@code scontrol requeue} (a preemption, a lost
+   * node) Slurm may show the killed batch step's FAILED for a moment before the job is PENDING again under the same
+   * id. So a final state counts when it is still shown, with the same restart count, {@link #SETTLE_MS} after it was
+   * first seen; a live state in between starts over.
+   */
+  private void settle(SlurmJob j) {
+    if (j.exit != null) {
+      return;
+    }
+    if (!FINAL.contains(j.state)) {
+      j.finalSinceMs = 0;
+      return;
+    }
+    long now = System.currentTimeMillis();
+    String restarts = restarts(j);
+    if (!restarts.isEmpty() && !FINAL.contains(restarts.substring(restarts.indexOf('/') + 1))) {
+      j.finalSinceMs = 0; // scontrol already sees it live again (requeued)
+      return;
+    }
+    if (j.finalSinceMs == 0 || !restarts.equals(j.restarts)) {
+      j.finalSinceMs = now;
+      j.restarts = restarts;
+      return;
+    }
+    if (now - j.finalSinceMs >= SETTLE_MS) {
+      j.exit = finalExit(j);
+    }
+  }
+
+  /** Slurm's restart count of a job ("" when it cannot say). */
+  private String restarts(SlurmJob j) {
+    try {
+      Result s = run(env, "scontrol", "show", "job", "-o", j.id);
+      return s.code == 0 ? field(s.out, "Restarts") + "/" + field(s.out, "JobState") : "";
+    } catch (IOException e) {
+      return "";
     }
   }
 

@@ -37,8 +37,16 @@ public final class Supervisor implements AutoCloseable {
   }
 
   /** How slots are set up. */
-  public record Settings(int slots, int threadsPerSlot, List<String> gpus, int maxAttempts, Path runDir) {
+  public record Settings(int slots, int threadsPerSlot, List<String> gpus, int maxAttempts, Path runDir,
+      double maxRunHours) {
+    public Settings(int slots, int threadsPerSlot, List<String> gpus, int maxAttempts, Path runDir) {
+      this(slots, threadsPerSlot, gpus, maxAttempts, runDir, 72);
+    }
+
     public Settings {
+      if (!(maxRunHours > 0)) {
+        throw new IllegalArgumentException("--max-run-hours must be positive, got " + maxRunHours);
+      }
       if (slots < 1) {
         throw new IllegalArgumentException("--slots must be at least 1, got " + slots);
       }
@@ -58,6 +66,10 @@ public final class Supervisor implements AutoCloseable {
     boolean cancelling;
     /** The job's status as last recorded (a cluster's job state). */
     String status = "";
+    /** When the run's wall-clock limit is up (ms since the epoch). */
+    long deadlineMs;
+    /** Its limit in hours, for the message. */
+    double limitHours;
 
     Slot(int index) {
       this.index = index;
@@ -103,6 +115,8 @@ public final class Supervisor implements AutoCloseable {
           occupy(s, r.getRunId());
           s.attempt = r.getAttempt();
           s.job = job.get();
+          s.limitHours = limitHours(r);
+          s.deadlineMs = r.getStartedUnixMs() + (long) (s.limitHours * 3_600_000);
         }
         LOG.atInfo().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
             .addKeyValue("worker", job.get().where()).log("run followed again after a server restart");
@@ -153,11 +167,14 @@ public final class Supervisor implements AutoCloseable {
     if (stopping) {
       return;
     }
+    long now = System.currentTimeMillis();
     for (Slot s : List.copyOf(slots)) {
       if (s.job != null && !s.cancelling) {
         Optional<Launcher.Exit> exit = s.job.exit();
         if (exit.isPresent()) {
           ended(s, exit.get());
+        } else if (s.deadlineMs > 0 && now >= s.deadlineMs) {
+          overtime(s);
         } else {
           recordStatus(s);
         }
@@ -212,13 +229,27 @@ public final class Supervisor implements AutoCloseable {
         : r.toBuilder().setJobState(st).build()).ifPresent(observer::changed);
   }
 
+  /** The run's wall-clock limit in hours: its own, else the server's (a record of an older server has none). */
+  double limitHours(Run run) {
+    double h = run.getResolved().getMaxHours();
+    return h > 0 ? Math.min(h, settings.maxRunHours()) : settings.maxRunHours();
+  }
+
   /** Starts the worker of the run's current attempt in a slot; a run whose worker cannot start fails. */
   private void launch(Slot s, Run run) throws SQLException {
     s.attempt = run.getAttempt();
     s.status = "";
+    s.limitHours = limitHours(run);
+    long started = run.getStartedUnixMs() > 0 ? run.getStartedUnixMs() : System.currentTimeMillis();
+    s.deadlineMs = started + (long) (s.limitHours * 3_600_000);
+    long left = s.deadlineMs - System.currentTimeMillis();
+    if (left <= 0) {
+      finish(s, RunState.FAILED, overtimeMessage(s.limitHours), null);
+      return;
+    }
     try {
       s.job = launcher.launch(new Launcher.Spec(run.getRunId(), run.getAttempt(), s.index,
-          settings.threadsPerSlot(), env(s.index), log(run.getRunId())));
+          settings.threadsPerSlot(), env(s.index), log(run.getRunId()), java.time.Duration.ofMillis(left)));
     } catch (IOException | RuntimeException e) {
       finish(s, RunState.FAILED, "cannot start a worker: " + (e.getMessage() == null ? e : e.getMessage()), null);
       return;
@@ -246,6 +277,48 @@ public final class Supervisor implements AutoCloseable {
     return Worker.dir(settings.runDir(), runId).resolve("worker.log");
   }
 
+  static String overtimeMessage(double hours) {
+    return String.format(java.util.Locale.ROOT, "ended: it ran past its wall-clock limit of %s h from its first"
+        + " start (the run's max_hours, at most the server's --max-run-hours); its epochs so far are kept",
+        new java.math.BigDecimal(hours).round(new java.math.MathContext(4)).stripTrailingZeros().toPlainString());
+  }
+
+  /**
+   * A run past its wall-clock limit: recorded FAILED with the reason first (from then on its worker's writes are
+   * refused), then its worker is stopped, the slot staying taken until it is gone (outside the lock: a kill may
+   * take seconds).
+   */
+  private void overtime(Slot s) throws SQLException {
+    String runId = s.runId;
+    int attempt = s.attempt;
+    String msg = overtimeMessage(s.limitHours);
+    store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
+        : finished(r.toBuilder(), RunState.FAILED, msg), Worker.state(RunState.FAILED, msg)).ifPresent(r -> {
+          observer.changed(r);
+          ended(r);
+        });
+    Launcher.Job worker = s.job;
+    s.cancelling = true;
+    Thread t = new Thread(() -> {
+      try {
+        worker.kill();
+      } catch (RuntimeException e) {
+        LOG.atWarn().addKeyValue("run", runId).log("cannot stop the worker of a run past its limit (its writes are"
+            + " refused): " + e.getMessage());
+      } finally {
+        synchronized (this) {
+          s.cancelling = false;
+          if (runId.equals(s.runId)) {
+            free(s);
+          }
+        }
+        poke();
+      }
+    }, "ctrlab-overtime-" + runId);
+    t.setDaemon(true);
+    t.start();
+  }
+
   /** A worker ended by itself: it finished the run, or it crashed and is started again while attempts remain. */
   private void ended(Slot s, Launcher.Exit exit) throws SQLException {
     String runId = s.runId;
@@ -256,6 +329,11 @@ public final class Supervisor implements AutoCloseable {
         observer.changed(r);
         ended(r);
       }
+      return;
+    }
+    if (s.deadlineMs > 0 && System.currentTimeMillis() >= s.deadlineMs - 60_000) {
+      // Ended at its limit (a cluster's time limit, set from it, kills it then): not a crash to retry.
+      finish(s, RunState.FAILED, overtimeMessage(s.limitHours) + "; " + exit.cause(), null);
       return;
     }
     int crashes = r.getCrashes() + 1;
@@ -345,6 +423,7 @@ public final class Supervisor implements AutoCloseable {
     s.job = null;
     s.attempt = 0;
     s.status = "";
+    s.deadlineMs = 0;
     if (s.index >= settings.slots()) {
       slots.remove(s);
     }

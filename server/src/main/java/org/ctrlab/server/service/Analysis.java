@@ -5,10 +5,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.ctrlab.api.v1.InspectResponse;
 import org.ctrlab.api.v1.LipschitzEstimate;
@@ -31,9 +28,10 @@ import org.ctrlab.server.train.RunExecutor;
 import org.ctrlab.server.train.Trainer;
 
 /**
- * Evaluate, Perturb, Inspect and Predict on finished runs. Each call runs as a task on a small bounded pool, apart
- * from training (which is in worker processes) and from calls on other runs (each model has its own lock); a call
- * that finds the pool and its queue full is refused with RESOURCE_EXHAUSTED rather than left waiting. Every task
+ * Evaluate, Perturb, Inspect and Predict on finished runs. Each call runs as a task on a small pool shared fairly
+ * among users ({@link FairPool}), apart from training (which is in worker processes) and from calls on other runs
+ * (each model has its own lock); a call that finds its user's or everyone's queue full is refused with
+ * RESOURCE_EXHAUSTED rather than left waiting. Every task
  * checks between batches and between noise levels whether its client has cancelled, its deadline has passed or the
  * server is stopping, and stops if so.
  */
@@ -41,41 +39,52 @@ public final class Analysis implements AutoCloseable {
   /** Rows per Predict message. */
   public static final int PREDICT_BATCH = 2048;
 
-  /** Sends one message of a stream, waiting while the client is not ready for more; false when the call is gone. */
-  public interface Sink<T> {
-    void send(T message);
-  }
-
   private final RunStore store;
   private final DatasetRegistry datasets;
   private final ModelCache models;
-  private final ThreadPoolExecutor pool;
+  private final FairPool pool;
+  private final java.time.Duration stall;
+  private final java.util.concurrent.ScheduledExecutorService timer =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ctrlab-stream-stall");
+        t.setDaemon(true);
+        return t;
+      });
   private volatile boolean closed;
 
+  /**
+   * @param queue how many calls may wait in all (a user: half of it, at least one)
+   * @param stall how long a stream may wait for its client to read before it is ended
+   */
   public Analysis(RunStore store, DatasetRegistry datasets, java.nio.file.Path runDir, int threads, int queue,
-      int tfThreads) {
+      int tfThreads, java.time.Duration stall) {
     this.store = store;
     this.datasets = datasets;
     this.models = new ModelCache(runDir, tfThreads, Math.max(2, threads));
-    this.pool = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue), r -> {
-      Thread t = new Thread(r, "ctrlab-analysis");
-      t.setDaemon(true);
-      return t;
-    });
+    this.pool = new FairPool(threads, queue, Math.max(1, queue / 2));
+    this.stall = stall;
   }
 
-  /** Runs a task on the pool; RESOURCE_EXHAUSTED when it is full. */
-  public void submit(Runnable task) {
+  /** Runs a new call's task on the pool, in turn with other users' calls; RESOURCE_EXHAUSTED when it is full. */
+  public void submit(String user, Runnable task) {
     if (closed) {
       throw Refusal.unavailable("the server is stopping");
     }
-    try {
-      pool.execute(task);
-    } catch (RejectedExecutionException e) {
-      throw Refusal.exhausted(String.format("the server is busy with %d analysis calls (%d running, %d waiting);"
-          + " try again in a moment", pool.getActiveCount() + pool.getQueue().size(), pool.getActiveCount(),
-          pool.getQueue().size()));
-    }
+    pool.submit(user, task);
+  }
+
+  /** The next step of an admitted call (never refused). */
+  void resume(String user, Runnable task) {
+    pool.resume(user, task);
+  }
+
+  java.time.Duration stall() {
+    return stall;
+  }
+
+  /** Runs something once after the stall time, on the server's timer. */
+  java.util.concurrent.ScheduledFuture<?> afterStall(Runnable r) {
+    return timer.schedule(r, stall.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** A caller's cancellation that also fires when the server stops. */
@@ -167,21 +176,35 @@ public final class Analysis implements AutoCloseable {
   }
 
   /**
-   * Streams per-row predictions: each batch of rows is scored only when the previous one has been taken by the
-   * client, so a slow reader holds one batch in memory, not the split.
+   * Per-row predictions of a finished run on a split, one batch of rows at a time: nothing is scored before it is
+   * asked for, and no model is held between batches, so a stream whose client reads slowly holds one batch in
+   * memory and no thread.
    */
-  public void predict(String runId, Split split, long limit, Sink<PredictBatch> sink, Cancellation cancel)
-      throws SQLException {
-    Run r = requireModel(runId);
-    Dataset ds = datasets.load(r.getResolved().getDataset());
-    int[] all = DataSplit.of(ds.rows, r.getResolved().getSeed()).rows(split);
-    int[] rows = limit > 0 && limit < all.length ? Arrays.copyOf(all, (int) limit) : all;
-    float[] scores = new float[PREDICT_BATCH];
-    for (int from = 0; from < rows.length; from += PREDICT_BATCH) {
+  public final class Predictions {
+    private final Run run;
+    private final Dataset ds;
+    private final int[] rows;
+    private final Cancellation cancel;
+    private int from;
+
+    private Predictions(Run run, Dataset ds, int[] rows, Cancellation cancel) {
+      this.run = run;
+      this.ds = ds;
+      this.rows = rows;
+      this.cancel = cancel;
+    }
+
+    /** The next batch, or null when every row has been sent. */
+    public PredictBatch next() {
+      if (from >= rows.length) {
+        return null;
+      }
       cancel.check();
       int[] part = Arrays.copyOfRange(rows, from, Math.min(rows.length, from + PREDICT_BATCH));
-      try (ModelCache.Lease m = models.acquire(r, ds, false)) {
-        scores = Trainer.evaluate(m.model(), ds, part, Math.min(part.length, r.getResolved().getEvalBatchSize()),
+      from += part.length;
+      float[] scores;
+      try (ModelCache.Lease m = models.acquire(run, ds, false)) {
+        scores = Trainer.evaluate(m.model(), ds, part, Math.min(part.length, run.getResolved().getEvalBatchSize()),
             cancel).scores();
       }
       PredictBatch.Builder b = PredictBatch.newBuilder();
@@ -191,8 +214,17 @@ public final class Analysis implements AutoCloseable {
             .setItem(ds.itemTokens[ds.itemId(row)]).setRating(ds.ratings[row]).setLabel(ds.labels[row])
             .setScore(scores[i]));
       }
-      sink.send(b.build());
+      return b.build();
     }
+  }
+
+  /** Opens the predictions of a finished run (loads its dataset; the model is loaded by the first batch). */
+  public Predictions predictions(String runId, Split split, long limit, Cancellation cancel) throws SQLException {
+    Run r = requireModel(runId);
+    Dataset ds = datasets.load(r.getResolved().getDataset());
+    int[] all = DataSplit.of(ds.rows, r.getResolved().getSeed()).rows(split);
+    int[] rows = limit > 0 && limit < all.length ? Arrays.copyOf(all, (int) limit) : all;
+    return new Predictions(r, ds, rows, cancel);
   }
 
   /** Forgets a deleted run's model. */
@@ -201,16 +233,16 @@ public final class Analysis implements AutoCloseable {
   }
 
   public int busy() {
-    return pool.getActiveCount();
+    return pool.running();
   }
 
   /** Stops every call within a few seconds (each sees the stop at its next check) and closes the models. */
   @Override
   public void close() {
     closed = true;
-    pool.shutdownNow();
+    timer.shutdownNow();
     try {
-      if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {
+      if (!pool.close(5, TimeUnit.SECONDS)) {
         org.slf4j.LoggerFactory.getLogger(Analysis.class).warn("analysis calls still running after 5 s");
       }
     } catch (InterruptedException e) {

@@ -134,7 +134,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       check.run();
       Context ctx = Context.current();
       Cancellation cancel = analysis.cancellation(ctx::isCancelled);
-      analysis.submit(ctx.wrap(() -> {
+      analysis.submit(caller().user(), ctx.wrap(() -> {
         T result;
         try {
           result = body.call(cancel);
@@ -238,6 +238,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
         throw new IllegalArgumentException("from_index must be >= 0");
       }
       Object lock = new Object();
+      Runnable release = StreamGuard.releaser();
       long[] next = {req.getFromIndex()};
       Runnable stop = hub.watch(req.getRunId(), req.getFromIndex(), new EventHub.Watcher() {
         @Override
@@ -262,6 +263,16 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
         public void done() {
           synchronized (lock) {
             call.onCompleted();
+          }
+        }
+
+        @Override
+        public void stalled(java.time.Duration after) {
+          synchronized (lock) {
+            String why = "the client read nothing for " + after.toSeconds() + " s (--stream-stall-seconds): the"
+                + " watch is ended to free its place; watch again from index " + next[0];
+            call.onError(Status.RESOURCE_EXHAUSTED.withDescription(why).asRuntimeException());
+            release.run();
           }
         }
 
@@ -353,12 +364,6 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
   @Override
   public void predict(PredictRequest req, StreamObserver<PredictBatch> out) {
     ServerCallStreamObserver<PredictBatch> call = (ServerCallStreamObserver<PredictBatch>) out;
-    Object ready = new Object();
-    call.setOnReadyHandler(() -> {
-      synchronized (ready) {
-        ready.notifyAll();
-      }
-    });
     try {
       Ids.check("run_id", req.getRunId());
       if (req.getLimit() < 0) {
@@ -368,29 +373,47 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       runs.requireReadable(req.getRunId(), caller());
       Context ctx = Context.current();
       Cancellation cancel = analysis.cancellation(() -> ctx.isCancelled() || call.isCancelled());
-      analysis.submit(ctx.wrap(() -> {
-        try {
-          analysis.predict(req.getRunId(), split, req.getLimit(), batch -> {
-            synchronized (ready) {
-              while (!call.isReady()) {
-                cancel.check();
-                try {
-                  ready.wait(100);
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                  throw new CancellationException("interrupted");
+      Object lock = new Object();
+      Runnable release = StreamGuard.releaser();
+      PredictStream stream = new PredictStream(analysis, caller().user(), req.getRunId(), split, req.getLimit(),
+          cancel, new PredictStream.Call() {
+            @Override
+            public boolean ready() {
+              return call.isReady() && !call.isCancelled();
+            }
+
+            @Override
+            public void send(PredictBatch batch) {
+              synchronized (lock) {
+                call.onNext(batch);
+              }
+            }
+
+            @Override
+            public void complete() {
+              synchronized (lock) {
+                call.onCompleted();
+              }
+            }
+
+            @Override
+            public void fail(Exception e) {
+              if (!call.isCancelled()) {
+                synchronized (lock) {
+                  CtrlabService.this.fail(out, e);
                 }
               }
             }
-            call.onNext(batch);
-          }, cancel);
-          call.onCompleted();
-        } catch (Exception e) {
-          if (!call.isCancelled()) {
-            fail(out, e);
-          }
-        }
-      }));
+
+            @Override
+            public void abandon(String why) {
+              fail(Refusal.exhausted(why)); // logged, and read by the client if it ever reads again
+              release.run();
+            }
+          });
+      call.setOnReadyHandler(stream::onReady);
+      call.setOnCancelHandler(stream::onCancel);
+      stream.start();
     } catch (Exception e) {
       out.onError(toStatus(e));
     }

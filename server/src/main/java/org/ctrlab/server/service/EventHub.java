@@ -20,7 +20,8 @@ import org.ctrlab.server.store.RunStore;
  * in its own process), so the hub reads them from there: every quarter of a second, and at once when this
  * server changes a run, it sends each watcher the stored events after the last one it sent, the run's live batch
  * progress while it runs, and its queue position while it waits. A watcher whose stream is not ready for more
- * (a slow client) is skipped until it is: its events wait in the store, not in memory.
+ * (a slow client) is skipped until it is: its events wait in the store, not in memory; one that has not read for the
+ * stall time is ended.
  */
 public final class EventHub implements AutoCloseable {
   private static final long POLL_MS = 250;
@@ -38,6 +39,9 @@ public final class EventHub implements AutoCloseable {
 
     /** The server is stopping. */
     void stopping();
+
+    /** The client read nothing for the stall time: the watch is over, its place freed. */
+    void stalled(java.time.Duration after);
   }
 
   private static final class Watch {
@@ -47,6 +51,7 @@ public final class EventHub implements AutoCloseable {
     long lastProgressMs = -1;
     int lastPosition = -1;
     long lastIndex = -1;
+    long notReadySinceMs = -1;
 
     Watch(String runId, Watcher w, long next) {
       this.runId = runId;
@@ -59,11 +64,14 @@ public final class EventHub implements AutoCloseable {
   private final Supervisor supervisor;
   private final Map<Watch, Boolean> watches = new ConcurrentHashMap<>();
   private final Thread poller;
+  private final java.time.Duration stall;
   private volatile boolean closed;
 
-  public EventHub(RunStore store, Supervisor supervisor) {
+  /** @param stall how long a watcher may not read before its watch is ended */
+  public EventHub(RunStore store, Supervisor supervisor, java.time.Duration stall) {
     this.store = store;
     this.supervisor = supervisor;
+    this.stall = stall;
     this.poller = new Thread(this::loop, "ctrlab-events");
     this.poller.setDaemon(true);
     this.poller.start();
@@ -107,8 +115,16 @@ public final class EventHub implements AutoCloseable {
       boolean finished = false;
       try {
         if (!x.w.ready()) {
+          long now = System.currentTimeMillis();
+          if (x.notReadySinceMs < 0) {
+            x.notReadySinceMs = now;
+          } else if (now - x.notReadySinceMs > stall.toMillis()) {
+            watches.remove(x);
+            x.w.stalled(stall);
+          }
           continue;
         }
+        x.notReadySinceMs = -1;
         // The record first: if it is final now, its final event is already stored and this read returns it.
         Optional<Run> run = store.get(x.runId);
         List<RunEvent> events = store.events(x.runId, x.next, BATCH);

@@ -44,9 +44,12 @@ public final class Runs {
   private final Visibility visibility;
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Runs.class);
 
+  private final double maxRunHours;
+
   public Runs(RunStore store, Supervisor supervisor, EventHub hub, RunConfigs configs, DatasetRegistry datasets,
-      Limits limits, Path runDir, String device, Visibility visibility) {
+      Limits limits, Path runDir, String device, Visibility visibility, double maxRunHours) {
     this.visibility = visibility;
+    this.maxRunHours = maxRunHours;
     this.store = store;
     this.supervisor = supervisor;
     this.hub = hub;
@@ -102,7 +105,12 @@ public final class Runs {
             + e.getValue().getText().length() + " characters");
       }
     }
-    return configs.resolve(req);
+    if (req.hasMaxHours() && !(req.getMaxHours() > 0 && req.getMaxHours() <= maxRunHours)) {
+      throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "max_hours must be in (0, %s] (the"
+          + " server's --max-run-hours), got %s", maxRunHours, req.getMaxHours()));
+    }
+    return configs.resolve(req).toBuilder().setMaxHours(req.hasMaxHours() ? req.getMaxHours() : maxRunHours)
+        .build();
   }
 
   /** Loads the run's dataset (reporting bad data to the caller) and checks the model's size against the limit. */

@@ -144,7 +144,8 @@ class LimitsTest {
       double waited = (System.nanoTime() - t1) / 1e9;
       assertTrue(waited < full / 2, "evaluate waited " + waited + " s; a full perturbation takes " + full + " s");
 
-      // The pool (2 threads, 8 waiting) refuses what it cannot hold, saying so; the others give up at 2 s.
+      // The pool (2 threads, 8 waiting, 4 of one user) refuses what it cannot hold, saying so; the others give up at
+      // 2 s.
       List<CompletableFuture<Status>> burst = new java.util.ArrayList<>();
       for (int i = 0; i < 12; i++) {
         CompletableFuture<Status> done = new CompletableFuture<>();
@@ -156,10 +157,10 @@ class LimitsTest {
         ends.add(b.get(30, TimeUnit.SECONDS));
       }
       List<Status> refused = ends.stream().filter(x -> x.getCode() == Status.Code.RESOURCE_EXHAUSTED).toList();
-      // It holds at most 10 at once, so at least 2 are refused (more when a thread is between two calls).
-      assertTrue(refused.size() >= 2, ends.toString());
-      assertTrue(refused.get(0).getDescription().matches("the server is busy with \\d+ analysis calls \\(\\d+"
-          + " running, \\d+ waiting\\); try again in a moment"), refused.get(0).getDescription());
+      // One user holds at most 2 running and 4 waiting (half the queue of 8), so at least 6 are refused.
+      assertTrue(refused.size() >= 6, ends.toString());
+      assertTrue(refused.get(0).getDescription().matches("local has \\d+ analysis calls waiting and \\d+ running:"
+          + " at most 4 may wait per user; try again when some have finished"), refused.get(0).getDescription());
       assertTrue(ends.stream().allMatch(x -> x.getCode() == Status.Code.RESOURCE_EXHAUSTED
           || x.getCode() == Status.Code.DEADLINE_EXCEEDED || x.isOk()), "the others ended by their deadline: " + ends);
 
@@ -200,6 +201,27 @@ class LimitsTest {
       var r = JobsServiceTest.get(again, id);
       assertTrue(List.of(RunState.QUEUED, RunState.RUNNING).contains(r.getState()), "it resumes: " + r.getState());
       again.stub.cancelRun(org.ctrlab.api.v1.CancelRunRequest.newBuilder().setRunId(id).build());
+    }
+  }
+
+  @Test
+  void aRunPastItsWallClockLimitEndsAsFailedWithTheReason() throws Exception {
+    try (Fixture f = new Fixture(tmp, null, java.util.Map.of(), o -> o.maxRunHours(1))) {
+      assertTrue(message(Status.Code.INVALID_ARGUMENT, () -> f.stub.train(Fixture.quick().setMaxHours(2).build()))
+          .startsWith("max_hours must be in (0, 1.0] (the server's --max-run-hours), got 2.0"));
+      // About 4 s: the worker starts and trains some epochs of the thousand it asks for, then its time is up.
+      String id = f.stub.train(Fixture.quick().setMaxEpochs(1000).setPatience(1000).setMaxHours(0.0011).build())
+          .getRunId();
+      org.ctrlab.api.v1.Run r = JobsServiceTest.awaitEnd(f, id);
+      assertEquals(RunState.FAILED, r.getState(), r.getMessage());
+      assertTrue(r.getMessage().startsWith("ended: it ran past its wall-clock limit of 0.0011 h from its first start"),
+          r.getMessage());
+      assertEquals(0.0011, r.getResolved().getMaxHours());
+      assertTrue(r.getTotalSeconds() >= 3.9 && r.getTotalSeconds() < 30, "ended at " + r.getTotalSeconds() + " s");
+      // The slot is free again: the next run starts and finishes.
+      String next = f.stub.train(Fixture.quick().setMaxEpochs(1).build()).getRunId();
+      assertEquals(RunState.SUCCEEDED, JobsServiceTest.awaitEnd(f, next).getState());
+      assertEquals(1.0, JobsServiceTest.get(f, next).getResolved().getMaxHours(), "the server's limit by default");
     }
   }
 }
