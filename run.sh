@@ -54,9 +54,26 @@ tests() {
   local services
   services="$(./scripts/start-services.sh)"
   eval "$services"
-  mvn -B verify
+  # Build once (jars and test classes), then run the Java tests without building again (surefire:test), and the
+  # Python tests beside them on a copy of the server jar.
+  "${MVN[@]}" -DskipTests install
   client-python/generate_stubs.sh
-  /usr/bin/python3 -m pytest -q client-python/tests
+  local py_dir py_pid java_rc=0 py_rc
+  py_dir="$(mktemp -d)"
+  cp server/target/ctrlab-server.jar "$py_dir/"
+  (CTRLAB_SERVER_JAR="$py_dir/ctrlab-server.jar" /usr/bin/python3 -m pytest -q client-python/tests \
+    > "$py_dir/pytest.log" 2>&1; echo $? > "$py_dir/rc") &
+  py_pid=$!
+  mvn -B surefire:test || java_rc=$?
+  wait "$py_pid" || true
+  py_rc="$(cat "$py_dir/rc" 2>/dev/null || echo 1)"
+  echo "=== client-python tests (pytest, run beside the Java tests)"
+  cat "$py_dir/pytest.log"
+  rm -rf "$py_dir"
+  if [ "$java_rc" -ne 0 ] || [ "$py_rc" -ne 0 ]; then
+    echo "tests failed: maven exit $java_rc, pytest exit $py_rc" >&2
+    return 1
+  fi
 }
 
 case "${1:-}" in

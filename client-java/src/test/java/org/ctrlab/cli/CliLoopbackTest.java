@@ -27,7 +27,8 @@ class CliLoopbackTest {
   static void start() throws Exception {
     new SyntheticData(500, 150, 20, 40, 3).write(tmp.resolve("data").resolve("synthetic"));
     server = new CtrlabServer(new org.ctrlab.server.ServerOptions().port(0).dataDir(tmp.resolve("data"))
-        .runDir(tmp.resolve("runs")).threads(2).allowDownload(false)).start();
+        .runDir(tmp.resolve("runs")).threads(2).allowDownload(false)
+        .workerJvmOptions(List.of("-XX:TieredStopAtLevel=1"))).start(); // short runs: the JIT's top tier costs more
   }
 
   @AfterAll

@@ -59,6 +59,7 @@ class SlurmEndToEndTest {
   static ServerOptions options() {
     return new ServerOptions().port(0).dataDir(tmp.resolve("data")).runDir(tmp.resolve("shared")).store(store)
         .tokens(tmp.resolve("tokens.txt")).launcher("slurm").slots(2).threads(1).allowDownload(false)
+        .workerJvmOptions(List.of("-XX:TieredStopAtLevel=1"))
         .slurm(new SlurmLauncher.Settings(null, 1, 0, null, null, null, List.of(), null, Duration.ofMillis(500)));
   }
 
@@ -159,10 +160,17 @@ class SlurmEndToEndTest {
   @Order(1)
   void twoUsersRunsGoThroughSbatchAndSucceed() throws Exception {
     String a = as(alice).train(run(2, 16)).getRunId();
-    String b = as(bob).train(run(2, 16)).getRunId();
+    String b = as(bob).train(run(2, 16).toBuilder().setMaxHours(2).build()).getRunId();
     for (String id : List.of(a, b)) {
       Run r = awaitEnd(id);
       assertEquals(RunState.SUCCEEDED, r.getState(), r.getMessage());
+      // Slurm's time limit is what remains of the run's wall-clock limit (72 h by default; bob asked for 2 h).
+      String script = java.nio.file.Files.readString(tmp.resolve("shared").resolve(id).resolve("job-1.sh"));
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("#SBATCH --time=(\\d+)\n").matcher(script);
+      assertTrue(m.find(), script);
+      int minutes = Integer.parseInt(m.group(1));
+      int limit = id.equals(a) ? 72 * 60 : 120;
+      assertTrue(minutes <= limit && minutes >= limit - 2, minutes + " minutes for a limit of " + limit);
       assertTrue(r.getJobId().matches("\\d+"), "a Slurm job id in the record: " + r.getJobId());
       assertEquals("slurm job " + r.getJobId(), r.getWorker());
       assertEquals("COMPLETED", awaitSlurm(r.getJobId(), "COMPLETED"), "the job ends once its worker exits");

@@ -36,9 +36,10 @@ public final class ServerProcess implements AutoCloseable {
       throws IOException {
     List<String> cmd = new ArrayList<>(wrapper);
     cmd.addAll(List.of(
-        ProcessHandle.current().info().command().orElse("java"), "-Xmx2g", "-cp",
+        ProcessHandle.current().info().command().orElse("java"), "-Xmx2g", "-XX:TieredStopAtLevel=1", "-cp",
         System.getProperty("java.class.path"), "org.ctrlab.server.ServerMain", "--port", "0", "--data-dir",
-        dataDir.toString(), "--run-dir", runDir.toString(), "--no-download", "--threads", "2"));
+        dataDir.toString(), "--run-dir", runDir.toString(), "--no-download", "--threads", "2",
+        "--worker-jvm-option", TestData.WORKER_JVM.get(0)));
     cmd.addAll(List.of(extra));
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));

@@ -309,8 +309,13 @@ public final class SlurmLauncher implements Launcher {
     long now = System.currentTimeMillis();
     String restarts = restarts(j);
     if (!restarts.isEmpty() && !FINAL.contains(restarts.substring(restarts.indexOf('/') + 1))) {
+      LOG.info("slurm job {} showed {} but is {} again (requeued): not ended", j.id, j.state, restarts);
       j.finalSinceMs = 0; // scontrol already sees it live again (requeued)
       return;
+    }
+    if (j.finalSinceMs != 0 && !restarts.equals(j.restarts)) {
+      LOG.info("slurm job {} restarted ({} -> {}) while it showed {}: not ended", j.id, j.restarts, restarts,
+          j.state);
     }
     if (j.finalSinceMs == 0 || !restarts.equals(j.restarts)) {
       j.finalSinceMs = now;

@@ -365,7 +365,8 @@ public final class Supervisor implements AutoCloseable {
     if (again.isPresent()) {
       observer.crashed(r, exit);
       LOG.atWarn().addKeyValue("run", runId).addKeyValue("owner", r.getOwner()).addKeyValue("attempt", s.attempt)
-          .addKeyValue("exit", exit.code()).log("worker " + exit.cause() + "; starting attempt " + attempt);
+          .addKeyValue("exit", exit.code()).log("worker " + exit.cause() + "; starting attempt " + attempt
+              + (tail.isEmpty() ? "" : "; last lines of its log:\n" + tail));
       launch(s, again.get());
     } else {
       free(s);

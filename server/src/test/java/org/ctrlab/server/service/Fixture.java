@@ -30,7 +30,8 @@ final class Fixture implements AutoCloseable {
       TestData.small().write(data.resolve("synthetic"));
     }
     server = new CtrlabServer(tweak.apply(new ServerOptions().port(0).dataDir(data).runDir(root.resolve("runs"))
-        .datasets(overrides).tokens(tokens).threads(2).allowDownload(false))).start();
+        .datasets(overrides).tokens(tokens).threads(2).allowDownload(false)
+        .workerJvmOptions(TestData.WORKER_JVM))).start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
     stub = CtrlabGrpc.newBlockingStub(channel);
   }
