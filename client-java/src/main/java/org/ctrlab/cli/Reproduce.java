@@ -82,6 +82,10 @@ final class Reproduce extends Commands.Base {
   @Option(names = "--lambdas", split = ",", description = "lambda_r values of Figure 4 (default: the config's).")
   List<Double> lambdas;
 
+  @Option(names = "--dry-run", description = "Print how many runs it would queue and their time on this server, per"
+      + " backbone, from the runs it has finished; queue nothing.")
+  boolean dryRun;
+
   @Option(names = "--max-epochs", hidden = true, description = "Upper bound on epochs (tests only).")
   Integer maxEpochs;
 
@@ -101,9 +105,18 @@ final class Reproduce extends Commands.Base {
   }
 
   private Study startLambdaStudy(ReproducePlan plan) {
-    return root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + plan.dataset()
-        + " lambda").setDataset(plan.dataset()).addAllBackbones(plan.figure3()).addHeads(Head.RATING)
-        .addAllRatingWeights(plan.lambdas()).addAllSeeds(plan.seeds()).setBase(base(plan.maxEpochs())).build());
+    return root.blocking().startStudy(lambdaStudy(plan).build());
+  }
+
+  private static StudyRequest.Builder lambdaStudy(ReproducePlan plan) {
+    return StudyRequest.newBuilder().setName("reproduce " + plan.dataset() + " lambda").setDataset(plan.dataset())
+        .addAllBackbones(plan.figure3()).addHeads(Head.RATING).addAllRatingWeights(plan.lambdas())
+        .addAllSeeds(plan.seeds()).setBase(base(plan.maxEpochs()));
+  }
+
+  private static StudyRequest.Builder mainStudy(ReproducePlan plan) {
+    return StudyRequest.newBuilder().setName("reproduce " + plan.dataset()).setDataset(plan.dataset())
+        .addAllBackbones(plan.backbones()).addAllSeeds(plan.seeds()).setBase(base(plan.maxEpochs()));
   }
 
   @Override
@@ -152,11 +165,14 @@ final class Reproduce extends Commands.Base {
     } else {
       cfg = ReproducePlan.Config.load(config);
       plan = ReproducePlan.of(cfg, dataset, quick, backbones, seeds, lambdas, sigmas, maxEpochs);
+      if (dryRun) {
+        Estimates.print(root, o, List.of(root.blocking().startStudy(mainStudy(plan).setDryRun(true).build()),
+            root.blocking().startStudy(lambdaStudy(plan).setDryRun(true).build())));
+        return 0;
+      }
       dir = out != null ? out : Path.of("reproduce-" + dataset);
       Files.createDirectories(dir);
-      main = root.blocking().startStudy(StudyRequest.newBuilder().setName("reproduce " + dataset)
-          .setDataset(dataset).addAllBackbones(plan.backbones()).addAllSeeds(plan.seeds()).setBase(base(maxEpochs))
-          .build());
+      main = root.blocking().startStudy(mainStudy(plan).build());
       plan.save(dir, main.getStudyId(), "", root.server, cfg); // recorded at once: a resume finds it
       lambdaStudy = startLambdaStudy(plan);
       plan.save(dir, main.getStudyId(), lambdaStudy.getStudyId(), root.server, cfg);

@@ -53,6 +53,10 @@ final class StudyCommands {
     @Option(names = {"-w", "--watch"}, description = "Wait for every run, then print the aggregate.")
     boolean watch;
 
+    @Option(names = "--dry-run", description = "Print how many runs it would queue and their time on this server,"
+        + " per backbone, from the runs it has finished; queue nothing.")
+    boolean dryRun;
+
     @Override
     Integer run() {
       var base = org.ctrlab.api.v1.TrainRequest.newBuilder();
@@ -61,7 +65,15 @@ final class StudyCommands {
       }
       Study s = root.blocking().startStudy(StudyRequest.newBuilder().setName(name).setDataset(dataset)
           .addAllBackbones(backbones).addAllHeads(heads).addAllRatingWeights(lambdas).addAllSeeds(seeds)
-          .setBase(base).build());
+          .setBase(base).setDryRun(dryRun).build());
+      if (dryRun) {
+        if (root.json) {
+          root.printJson(out(), s);
+        } else {
+          Estimates.print(root, out(), List.of(s));
+        }
+        return 0;
+      }
       if (!watch) {
         if (root.json) {
           root.printJson(out(), s);

@@ -160,6 +160,19 @@ class CliLoopbackTest {
     assertTrue(o.out().matches("(?s).*DCNV2\\s+RATING\\s+0\\.5\\s+2\\s+2.*"), o.out());
     Out list = cli("study", "list");
     assertTrue(list.out().contains("cli-study"), list.out());
+
+    // Know before you queue: the grid's size and its time from the runs this server finished (the four above).
+    Out dry = cli("study", "start", "--name", "dry", "--dataset", "synthetic", "--backbone", "DCNV2,FiGNN",
+        "--seeds", "1,2,3", "--epochs", "1", "--dry-run");
+    assertEquals(0, dry.code(), dry.err());
+    assertTrue(dry.out().matches("(?s).*DCNV2\\s+6\\s+[4-9]\\s+\\d+\\.\\d\\d\\s+1\\.0\\s+0\\.\\d\\d.*"), dry.out());
+    assertTrue(dry.out().matches("(?s).*FiGNN\\s+6\\s+0\\s+-\\s+-\\s+no run measured.*"), dry.out());
+    assertTrue(dry.out().contains("12 runs would be queued (nothing was)"), dry.out());
+    assertTrue(dry.out().contains("not counting 6 runs of backbones"), dry.out());
+    assertTrue(!cli("study", "list").out().contains("dry"), "nothing was queued");
+    Out plan = cli("reproduce", "--dataset", "synthetic", "--quick", "--dry-run");
+    assertEquals(0, plan.code(), plan.err());
+    assertTrue(plan.out().matches("(?s).*\\d+ runs would be queued \\(nothing was\\).*"), plan.out());
   }
 
   @Test

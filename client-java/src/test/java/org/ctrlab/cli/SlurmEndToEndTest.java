@@ -227,8 +227,13 @@ class SlurmEndToEndTest {
     String id = as(alice).train(run(6, 256)).getRunId();
     Run r = await(id, x -> x.getEpochsCount() >= 2 && x.getState() == RunState.RUNNING);
     // What Slurm does to a preempted job, or one whose node was lost: kill it and queue it again.
+    long requeued = System.currentTimeMillis();
     assertEquals(0, sh("scontrol", "requeue", r.getJobId()));
-    Thread.sleep(500);
+    // Slurm holds a requeued job back (BeginTime); the test starts it again at once, but only once its old step is
+    // gone and a second has passed: slurmd refuses a start in the same second as the revocation of the job's
+    // credential ("Job credential revoked", the job then really FAILED), which made this test flaky.
+    assertEquals("PENDING", awaitSlurm(r.getJobId(), "PENDING"));
+    Thread.sleep(Math.max(0, 2000 - (System.currentTimeMillis() - requeued)));
     assertEquals(0, sh("scontrol", "update", "JobId=" + r.getJobId(), "StartTime=now")); // no hold-back in a test
     Run done = awaitEnd(id);
     assertEquals(RunState.SUCCEEDED, done.getState(), done.getMessage());

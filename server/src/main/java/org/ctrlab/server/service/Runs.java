@@ -135,6 +135,12 @@ public final class Runs {
    * full queue queues nothing.
    */
   public List<Run> submitAll(List<TrainRequest> reqs, String owner, Study study) throws SQLException {
+    List<ResolvedConfig> resolved = validateAll(reqs);
+    return queueAll(reqs, resolved, owner, study);
+  }
+
+  /** Every check {@link #submitAll} makes before it queues anything; returns what each request resolves to. */
+  public List<ResolvedConfig> validateAll(List<TrainRequest> reqs) {
     List<ResolvedConfig> resolved = new ArrayList<>();
     for (TrainRequest t : reqs) {
       try {
@@ -148,6 +154,11 @@ public final class Runs {
     for (ResolvedConfig c : resolved) {
       checkModel(c);
     }
+    return resolved;
+  }
+
+  private List<Run> queueAll(List<TrainRequest> reqs, List<ResolvedConfig> resolved, String owner, Study study)
+      throws SQLException {
     long now = System.currentTimeMillis();
     List<Run> runs = new ArrayList<>();
     for (int i = 0; i < reqs.size(); i++) {

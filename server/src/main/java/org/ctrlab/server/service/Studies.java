@@ -81,8 +81,45 @@ public final class Studies {
     }
     Study st = Study.newBuilder().setStudyId(id).setName(req.getName()).setOwner(owner).setRequest(req)
         .setCreatedUnixMs(System.currentTimeMillis()).build();
+    if (req.getDryRun()) {
+      runs.validateAll(grid);
+      return Study.newBuilder().setName(req.getName()).setOwner(owner).setRequest(req).setGridRuns(grid.size())
+          .addAllEstimates(estimates(req.getDataset(), grid)).build();
+    }
     List<Run> queued = runs.submitAll(grid, owner, st);
     return st.toBuilder().addAllRunIds(queued.stream().map(Run::getRunId).toList()).build();
+  }
+
+  /** Finished runs an estimate averages over, per backbone: the newest ones. */
+  static final int ESTIMATE_SAMPLE = 50;
+
+  /**
+   * What each backbone's runs of a grid would cost, from this server's SUCCEEDED runs of that backbone on the
+   * dataset: their mean seconds per epoch and mean epochs (capped by the grid's max_epochs). A backbone never
+   * finished here gets no time.
+   */
+  List<org.ctrlab.api.v1.StudyEstimate> estimates(String dataset, List<TrainRequest> grid) throws SQLException {
+    java.util.Map<String, List<TrainRequest>> byBackbone = new java.util.LinkedHashMap<>();
+    grid.forEach(t -> byBackbone.computeIfAbsent(t.getBackbone(), k -> new ArrayList<>()).add(t));
+    List<org.ctrlab.api.v1.StudyEstimate> out = new ArrayList<>();
+    for (var e : byBackbone.entrySet()) {
+      List<Run> done = store.list(org.ctrlab.api.v1.ListRunsRequest.newBuilder().setDataset(dataset)
+          .setBackbone(e.getKey()).addStates(org.ctrlab.api.v1.RunState.SUCCEEDED).setLimit(ESTIMATE_SAMPLE).build(),
+          4 << 20).runs().stream().filter(r -> r.getSecondsPerEpoch() > 0 && r.getEpochsCount() > 0).toList();
+      var b = org.ctrlab.api.v1.StudyEstimate.newBuilder().setBackbone(e.getKey()).setRuns(e.getValue().size())
+          .setMeasuredRuns(done.size());
+      if (!done.isEmpty()) {
+        double spe = done.stream().mapToDouble(Run::getSecondsPerEpoch).average().orElse(0);
+        double epochs = done.stream().mapToInt(Run::getEpochsCount).average().orElse(0);
+        double seconds = 0;
+        for (TrainRequest t : e.getValue()) {
+          seconds += spe * (t.hasMaxEpochs() ? Math.min(epochs, t.getMaxEpochs()) : epochs);
+        }
+        b.setSecondsPerEpoch(spe).setEpochs(epochs).setSeconds(seconds);
+      }
+      out.add(b.build());
+    }
+    return out;
   }
 
   /** A study with its runs aggregated (runs deleted since are left out). */

@@ -62,17 +62,19 @@ class FairnessTest {
             handle.complete(call);
           }
 
+          private final io.grpc.stub.StreamObserver<PredictBatch> end = LimitsTest.endsIn(ended);
+
           @Override
           public void onNext(PredictBatch value) {}
 
           @Override
           public void onError(Throwable t) {
-            ended.complete(Status.fromThrowable(t));
+            end.onError(t);
           }
 
           @Override
           public void onCompleted() {
-            ended.complete(Status.OK);
+            end.onCompleted();
           }
         });
     return new Unread(ended, handle);
