@@ -172,7 +172,7 @@ public final class ServerMain implements Callable<Integer> {
 
   @Option(names = "--max-run-hours", description = "The longest a run may take from its first start before it is"
       + " ended as FAILED; a run may ask for less (default: ${DEFAULT-VALUE}).")
-  double maxRunHours = 72;
+  double maxRunHours = ServerOptions.DEFAULT_MAX_RUN_HOURS;
 
   @Option(names = "--keep-days", description = "Remove the checkpoints and logs of runs finished this many days ago"
       + " (records and metrics stay; default: 0, keep them).")

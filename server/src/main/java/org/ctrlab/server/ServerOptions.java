@@ -12,6 +12,9 @@ import org.ctrlab.server.service.Visibility;
  * options, so a test or a tool states only what differs: {@code new ServerOptions().port(0).runDir(dir)}.
  */
 public final class ServerOptions {
+  /** --max-run-hours by default: three days. */
+  public static final double DEFAULT_MAX_RUN_HOURS = 72;
+
   private String host = "127.0.0.1";
   private int port = 50051;
   private Path dataDir = Path.of("data");
@@ -28,7 +31,7 @@ public final class ServerOptions {
   private Limits limits = Limits.DEFAULTS;
   private int analysisThreads = 2;
   private org.ctrlab.server.service.StreamLimits streams = org.ctrlab.server.service.StreamLimits.DEFAULTS;
-  private double maxRunHours = 72;
+  private double maxRunHours = DEFAULT_MAX_RUN_HOURS;
   private Duration keep = Duration.ZERO;
   private long maxRunDirBytes;
   private Path tlsCert;
@@ -192,9 +195,6 @@ public final class ServerOptions {
 
   /** The longest a run may take, from its first start, before it is ended as FAILED (a run may ask for less). */
   public ServerOptions maxRunHours(double v) {
-    if (!(v > 0)) {
-      throw new IllegalArgumentException("--max-run-hours must be positive, got " + v);
-    }
     maxRunHours = v;
     return this;
   }

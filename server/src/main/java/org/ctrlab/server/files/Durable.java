@@ -15,6 +15,32 @@ import java.util.stream.Stream;
 public final class Durable {
   private Durable() {}
 
+  /** What writes a file's content. */
+  @FunctionalInterface
+  public interface Body {
+    void write(java.io.DataOutputStream out) throws IOException;
+  }
+
+  /**
+   * Replaces a file whole, durably: the content is written to FILE.tmp (created readable by its owner only), forced
+   * to disk, renamed over the file, and the folder synced, so a kill or a power loss at any moment leaves the
+   * previous file or the new one, and once this returns the new one stays.
+   */
+  public static void replace(Path file, Body body) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    PrivateFiles.createFile(tmp);
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(
+          java.nio.channels.Channels.newOutputStream(ch), 1 << 16));
+      body.write(out);
+      out.flush();
+      ch.force(true);
+    }
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    syncDirectory(file.toAbsolutePath().getParent());
+  }
+
   /** Forces a folder's entries (creations, renames, removals) to disk; a file system that cannot is left as is. */
   public static void syncDirectory(Path dir) {
     try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {

@@ -293,10 +293,10 @@ public final class SlurmLauncher implements Launcher {
   static final long SETTLE_MS = 3000;
 
   /**
-   * Takes a job as ended only when its final state holds: right after {@code scontrol requeue} (a preemption, a lost
-   * node) Slurm may show the killed batch step's FAILED for a moment before the job is PENDING again under the same
-   * id. So a final state counts when it is still shown, with the same restart count, {@link #SETTLE_MS} after it was
-   * first seen; a live state in between starts over.
+   * Takes a job as ended only when its final state holds: a job Slurm requeues (a preemption, a lost node) must not
+   * be taken for a crash. Slurm 22.05 here goes from COMPLETING straight to PENDING on a requeue; other versions and
+   * plugins may show a final state on the way. So a final state counts when scontrol still shows it, with the same
+   * restart count, {@link #SETTLE_MS} after it was first seen; a live state in between starts over.
    */
   private void settle(SlurmJob j) {
     if (j.exit != null) {
@@ -307,12 +307,13 @@ public final class SlurmLauncher implements Launcher {
       return;
     }
     long now = System.currentTimeMillis();
-    String restarts = restarts(j);
-    if (!restarts.isEmpty() && !FINAL.contains(restarts.substring(restarts.indexOf('/') + 1))) {
-      LOG.info("slurm job {} showed {} but is {} again (requeued): not ended", j.id, j.state, restarts);
-      j.finalSinceMs = 0; // scontrol already sees it live again (requeued)
+    Look look = look(j);
+    if (look != null && !FINAL.contains(look.state())) {
+      LOG.info("slurm job {} showed {} but is {} again (requeued): not ended", j.id, j.state, look.state());
+      j.finalSinceMs = 0;
       return;
     }
+    String restarts = look == null ? "" : look.restarts();
     if (j.finalSinceMs != 0 && !restarts.equals(j.restarts)) {
       LOG.info("slurm job {} restarted ({} -> {}) while it showed {}: not ended", j.id, j.restarts, restarts,
           j.state);
@@ -327,13 +328,16 @@ public final class SlurmLauncher implements Launcher {
     }
   }
 
-  /** Slurm's restart count of a job ("" when it cannot say). */
-  private String restarts(SlurmJob j) {
+  /** A job's state and restart count as scontrol gives them. */
+  private record Look(String state, String restarts) {}
+
+  /** What scontrol says of a job now, or null when it cannot say. */
+  private Look look(SlurmJob j) {
     try {
       Result s = run(env, "scontrol", "show", "job", "-o", j.id);
-      return s.code == 0 ? field(s.out, "Restarts") + "/" + field(s.out, "JobState") : "";
+      return s.code == 0 ? new Look(field(s.out, "JobState"), field(s.out, "Restarts")) : null;
     } catch (IOException e) {
-      return "";
+      return null;
     }
   }
 

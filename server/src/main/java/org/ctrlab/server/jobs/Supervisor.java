@@ -39,10 +39,6 @@ public final class Supervisor implements AutoCloseable {
   /** How slots are set up. */
   public record Settings(int slots, int threadsPerSlot, List<String> gpus, int maxAttempts, Path runDir,
       double maxRunHours) {
-    public Settings(int slots, int threadsPerSlot, List<String> gpus, int maxAttempts, Path runDir) {
-      this(slots, threadsPerSlot, gpus, maxAttempts, runDir, 72);
-    }
-
     public Settings {
       if (!(maxRunHours > 0)) {
         throw new IllegalArgumentException("--max-run-hours must be positive, got " + maxRunHours);
@@ -115,8 +111,7 @@ public final class Supervisor implements AutoCloseable {
           occupy(s, r.getRunId());
           s.attempt = r.getAttempt();
           s.job = job.get();
-          s.limitHours = limitHours(r);
-          s.deadlineMs = r.getStartedUnixMs() + (long) (s.limitHours * 3_600_000);
+          limit(s, r);
         }
         LOG.atInfo().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
             .addKeyValue("worker", job.get().where()).log("run followed again after a server restart");
@@ -229,19 +224,22 @@ public final class Supervisor implements AutoCloseable {
         : r.toBuilder().setJobState(st).build()).ifPresent(observer::changed);
   }
 
-  /** The run's wall-clock limit in hours: its own, else the server's (a record of an older server has none). */
-  double limitHours(Run run) {
+  /**
+   * Sets a slot's deadline from its run's wall-clock limit (its own, else the server's: a record of an older server
+   * has none), counted from the run's first start.
+   */
+  private void limit(Slot s, Run run) {
     double h = run.getResolved().getMaxHours();
-    return h > 0 ? Math.min(h, settings.maxRunHours()) : settings.maxRunHours();
+    s.limitHours = h > 0 ? Math.min(h, settings.maxRunHours()) : settings.maxRunHours();
+    long started = run.getStartedUnixMs() > 0 ? run.getStartedUnixMs() : System.currentTimeMillis();
+    s.deadlineMs = started + (long) (s.limitHours * 3_600_000);
   }
 
   /** Starts the worker of the run's current attempt in a slot; a run whose worker cannot start fails. */
   private void launch(Slot s, Run run) throws SQLException {
     s.attempt = run.getAttempt();
     s.status = "";
-    s.limitHours = limitHours(run);
-    long started = run.getStartedUnixMs() > 0 ? run.getStartedUnixMs() : System.currentTimeMillis();
-    s.deadlineMs = started + (long) (s.limitHours * 3_600_000);
+    limit(s, run);
     long left = s.deadlineMs - System.currentTimeMillis();
     if (left <= 0) {
       finish(s, RunState.FAILED, overtimeMessage(s.limitHours), null);
@@ -300,23 +298,35 @@ public final class Supervisor implements AutoCloseable {
     Launcher.Job worker = s.job;
     s.cancelling = true;
     Thread t = new Thread(() -> {
-      try {
-        worker.kill();
-      } catch (RuntimeException e) {
-        LOG.atWarn().addKeyValue("run", runId).log("cannot stop the worker of a run past its limit (its writes are"
-            + " refused): " + e.getMessage());
-      } finally {
-        synchronized (this) {
-          s.cancelling = false;
-          if (runId.equals(s.runId)) {
-            free(s);
-          }
-        }
-        poke();
-      }
+      stop(s, runId, worker, "a run past its limit");
+      poke();
     }, "ctrlab-overtime-" + runId);
     t.setDaemon(true);
     t.start();
+  }
+
+  /**
+   * Kills the worker of a run already recorded final (its writes are refused) and frees its slot once it is gone;
+   * the slot, marked cancelling, stays taken meanwhile. Called outside the lock: a kill may take seconds.
+   */
+  private void stop(Slot held, String runId, Launcher.Job worker, String what) {
+    try {
+      if (worker != null) {
+        worker.kill();
+      }
+    } catch (RuntimeException e) {
+      LOG.atWarn().addKeyValue("run", runId).log("cannot stop the worker of " + what + " (its writes are refused): "
+          + e.getMessage());
+    } finally {
+      if (held != null) {
+        synchronized (this) {
+          held.cancelling = false;
+          if (runId.equals(held.runId)) {
+            free(held);
+          }
+        }
+      }
+    }
   }
 
   /** A worker ended by itself: it finished the run, or it crashed and is started again while attempts remain. */
@@ -471,23 +481,7 @@ public final class Supervisor implements AutoCloseable {
       }
     }
     // Outside the lock: a kill may wait seconds (scancel, a JVM's exit), and launches and watchers must not.
-    try {
-      if (worker != null) {
-        worker.kill();
-      }
-    } catch (RuntimeException e) {
-      LOG.atWarn().addKeyValue("run", runId).log("cannot stop the cancelled run's worker (its writes are refused): "
-          + e.getMessage());
-    } finally {
-      if (held != null) {
-        synchronized (this) {
-          held.cancelling = false;
-          if (runId.equals(held.runId)) {
-            free(held);
-          }
-        }
-      }
-    }
+    stop(held, runId, worker, "the cancelled run");
     Run after = store.get(runId).orElse(null);
     if (after != null && isFinal(after.getState())) {
       observer.changed(after); // cancelled, or it finished just before the cancel: either way, its end is told

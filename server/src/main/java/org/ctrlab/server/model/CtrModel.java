@@ -1,11 +1,9 @@
 package org.ctrlab.server.model;
 
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.ctrlab.api.v1.Head;
@@ -391,14 +389,12 @@ public final class CtrModel implements AutoCloseable {
     return new double[] {Math.sqrt(emb), Math.sqrt(ui), Math.sqrt(other)};
   }
 
-  /** Writes a checkpoint: for each variable its name, element count and values. Atomic (temp file, then move). */
+  /**
+   * Writes a checkpoint: for each variable its name, element count and values. Durable and atomic
+   * ({@link org.ctrlab.server.files.Durable#replace}): a run is recorded SUCCEEDED only after it is on disk.
+   */
   public static void save(Path file, List<Param> params, List<float[]> values) throws IOException {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    org.ctrlab.server.files.PrivateFiles.createFile(tmp);
-    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp,
-        java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
-        DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(
-            java.nio.channels.Channels.newOutputStream(ch), 1 << 16))) {
+    org.ctrlab.server.files.Durable.replace(file, out -> {
       out.writeInt(0x43544c42); // "CTLB"
       out.writeInt(params.size());
       for (int i = 0; i < params.size(); i++) {
@@ -409,11 +405,7 @@ public final class CtrModel implements AutoCloseable {
           out.writeFloat(x);
         }
       }
-      out.flush();
-      ch.force(true); // the content is on disk before the rename makes it the checkpoint
-    }
-    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    org.ctrlab.server.files.Durable.syncDirectory(file.toAbsolutePath().getParent()); // and so is the rename
+    });
   }
 
   /** Reads a checkpoint written by {@link #save} for this model's variables. */

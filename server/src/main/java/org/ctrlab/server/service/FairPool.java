@@ -19,7 +19,6 @@ import java.util.concurrent.TimeUnit;
  * reach {@code maxWaitingPerUser}; a stream's tasks (admitted by the stream limits) are never refused.
  */
 final class FairPool {
-  private final int threads;
   private final int maxWaiting;
   private final int maxWaitingPerUser;
   private final Map<String, Deque<Task>> waiting = new LinkedHashMap<>();
@@ -38,7 +37,6 @@ final class FairPool {
   private boolean closed;
 
   FairPool(int threads, int maxWaiting, int maxWaitingPerUser) {
-    this.threads = threads;
     this.maxWaiting = maxWaiting;
     this.maxWaitingPerUser = maxWaitingPerUser;
     for (int i = 0; i < threads; i++) {
@@ -148,14 +146,6 @@ final class FairPool {
     return runningCount;
   }
 
-  synchronized int runningOf(String user) {
-    return running.getOrDefault(user, 0);
-  }
-
-  synchronized int waiting() {
-    return waitingCount;
-  }
-
   /** Drops waiting tasks, interrupts running ones and waits up to the timeout for them to end. */
   boolean close(long timeout, TimeUnit unit) throws InterruptedException {
     synchronized (this) {
@@ -172,9 +162,5 @@ final class FairPool {
       t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
     }
     return workers.stream().noneMatch(Thread::isAlive);
-  }
-
-  int threads() {
-    return threads;
   }
 }

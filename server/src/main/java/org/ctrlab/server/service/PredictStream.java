@@ -9,7 +9,8 @@ import org.ctrlab.server.train.Cancellation;
 /**
  * Drives one Predict stream on the analysis pool: each pool task scores and sends one batch, then queues the next
  * behind other users' work; while the client does not read, the stream is parked and holds no thread (its client's
- * next read wakes it). A stream parked longer than the server's stall time is ended with RESOURCE_EXHAUSTED, which frees its place in the user's and the connection's stream counts.
+ * next read wakes it). A stream parked longer than the server's stall time is ended with RESOURCE_EXHAUSTED, which
+ * frees its place in the user's and the connection's stream counts.
  */
 final class PredictStream implements Runnable {
   /** The gRPC call as this stream uses it. */

@@ -193,14 +193,15 @@ public final class Runs {
     return withPosition(r);
   }
 
+  private static final String OWN_ONLY = "this server shows each user only their own runs (--visibility own)";
+
   /**
    * Refuses a read of someone else's run when this server shows each user only their own. The refusal does not say
    * whose it is: under --visibility own, who owns what is itself private.
    */
   void checkRead(String what, String owner, Caller caller) {
     if (visibility == Visibility.OWN && !caller.owns(owner)) {
-      throw Refusal.permission((what.startsWith("a list") ? what + " is refused" : what + " is another user's")
-          + "; this server shows each user only their own runs (--visibility own)");
+      throw Refusal.permission(what + " is another user's; " + OWN_ONLY);
     }
   }
 
@@ -228,7 +229,7 @@ public final class Runs {
     }
     if (visibility == Visibility.OWN && !caller.admin()) {
       if (!f.getOwner().isEmpty() && !f.getOwner().equals(caller.user())) {
-        checkRead("a list of runs of another user", f.getOwner(), caller);
+        throw Refusal.permission("a list of runs of another user is refused; " + OWN_ONLY);
       }
       f = f.toBuilder().setOwner(caller.user()).build();
     }

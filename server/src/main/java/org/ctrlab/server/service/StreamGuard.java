@@ -67,8 +67,6 @@ public final class StreamGuard implements ServerInterceptor {
       refused = String.format("this connection has %d streams open (WatchRun, Predict): at most %d per connection"
           + " (--max-streams-per-connection)", c.get() - 1, limits.perConnection());
       c.decrementAndGet();
-    } else {
-      refused = null;
     }
     if (refused != null) {
       u.decrementAndGet();

@@ -79,13 +79,13 @@ public final class Studies {
         }
       }
     }
-    Study st = Study.newBuilder().setStudyId(id).setName(req.getName()).setOwner(owner).setRequest(req)
-        .setCreatedUnixMs(System.currentTimeMillis()).build();
     if (req.getDryRun()) {
       runs.validateAll(grid);
       return Study.newBuilder().setName(req.getName()).setOwner(owner).setRequest(req).setGridRuns(grid.size())
           .addAllEstimates(estimates(req.getDataset(), grid)).build();
     }
+    Study st = Study.newBuilder().setStudyId(id).setName(req.getName()).setOwner(owner).setRequest(req)
+        .setCreatedUnixMs(System.currentTimeMillis()).build();
     List<Run> queued = runs.submitAll(grid, owner, st);
     return st.toBuilder().addAllRunIds(queued.stream().map(Run::getRunId).toList()).build();
   }

@@ -253,9 +253,8 @@ public final class RunStore implements AutoCloseable {
 
   /**
    * The PostgreSQL password when the URL carries none: the file given (--store-password-file), else the file named by
-   * $CTRLAB_STORE_PASSWORD_FILE, else
-   * $CTRLAB_STORE_PASSWORD. Either keeps it out of every command line ({@code ps} shows those to every local user);
-   * a worker inherits both from its server's environment.
+   * $CTRLAB_STORE_PASSWORD_FILE, else $CTRLAB_STORE_PASSWORD. Each keeps it off every command line ({@code ps} shows
+   * those to every local user); a worker gets the file's path, or inherits the variables, in its environment.
    */
   static String password(Path passwordFile) throws SQLException {
     String file = passwordFile != null ? passwordFile.toString() : System.getenv("CTRLAB_STORE_PASSWORD_FILE");
@@ -263,15 +262,14 @@ public final class RunStore implements AutoCloseable {
       try {
         return Files.readString(Path.of(file)).strip();
       } catch (java.io.IOException e) {
-        throw new SQLException("cannot read the store's password file " + file + " ($CTRLAB_STORE_PASSWORD_FILE): "
-            + e.getMessage(), e);
+        throw new SQLException("cannot read the store's password file " + file + ": " + e.getMessage(), e);
       }
     }
     String pw = System.getenv("CTRLAB_STORE_PASSWORD");
     return pw == null || pw.isEmpty() ? null : pw;
   }
 
-  /** SQLite's durability setting of this store's connections (2 = FULL), for tests and `ctrlab-server` checks. */
+  /** SQLite's durability setting of this store's connections (2 = FULL). */
   public int sqliteSynchronous() throws SQLException {
     try (Connection db = connection(); Statement st = db.createStatement();
         ResultSet rs = st.executeQuery("PRAGMA synchronous")) {
@@ -441,13 +439,13 @@ public final class RunStore implements AutoCloseable {
     }
   }
 
-  /**
-   * One page of the runs matching the filter, newest first: at most limit runs (100 when 0) and at most maxBytes of
-   * serialized records (at least one run per page).
-   */
   /** The most rows one page of {@link #list} returns, whatever limit is asked for. */
   public static final int MAX_PAGE_ROWS = 10_000;
 
+  /**
+   * One page of the runs matching the filter, newest first: at most limit runs (100 when 0, at most
+   * {@link #MAX_PAGE_ROWS}) and at most maxBytes of serialized records (at least one run per page).
+   */
   public Page list(ListRunsRequest f, int maxBytes) throws SQLException {
     return list(f, maxBytes, r -> r);
   }

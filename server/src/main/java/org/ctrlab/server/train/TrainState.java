@@ -3,13 +3,8 @@ package org.ctrlab.server.train;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.ctrlab.api.v1.EpochResult;
@@ -45,12 +40,9 @@ public record TrainState(List<EpochResult> epochs, int steps, double bestAuc, in
     return sinceBest > s.patience() || epochs.size() >= s.maxEpochs();
   }
 
+  /** Writes the state durably: the epoch is recorded as done only after this returns. */
   public void save(Path file) throws IOException {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    org.ctrlab.server.files.PrivateFiles.createFile(tmp);
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-      OutputStream os = Channels.newOutputStream(ch);
-      DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(os, 1 << 16));
+    org.ctrlab.server.files.Durable.replace(file, out -> {
       out.writeInt(MAGIC);
       out.writeInt(VERSION);
       out.writeInt(epochs.size());
@@ -80,12 +72,7 @@ public record TrainState(List<EpochResult> epochs, int steps, double bestAuc, in
       }
       writeArrays(out, variableNames, variables);
       writeArrays(out, bestNames, best);
-      out.flush();
-      ch.force(true);
-    }
-    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    // The rename itself reaches the disk before the epoch is recorded as done (a power loss cannot undo it then).
-    org.ctrlab.server.files.Durable.syncDirectory(file.toAbsolutePath().getParent());
+    });
   }
 
   public static TrainState load(Path file) throws IOException {

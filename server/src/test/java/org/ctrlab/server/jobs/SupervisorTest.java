@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 /** How the supervisor shares a box among its slots, and how it reads a worker's end. */
 class SupervisorTest {
   static Supervisor with(int slots, List<String> gpus) {
-    return new Supervisor(null, null, new Supervisor.Settings(slots, 1, gpus, 3, Path.of("runs")), r -> { });
+    return new Supervisor(null, null, new Supervisor.Settings(slots, 1, gpus, 3, Path.of("runs"), 72), r -> { });
   }
 
   @Test
@@ -26,8 +26,8 @@ class SupervisorTest {
 
   @Test
   void settingsRefuseNonsense() {
-    assertThrows(IllegalArgumentException.class, () -> new Supervisor.Settings(0, 1, List.of(), 3, Path.of("r")));
-    assertThrows(IllegalArgumentException.class, () -> new Supervisor.Settings(1, 1, List.of(), 0, Path.of("r")));
+    assertThrows(IllegalArgumentException.class, () -> new Supervisor.Settings(0, 1, List.of(), 3, Path.of("r"), 72));
+    assertThrows(IllegalArgumentException.class, () -> new Supervisor.Settings(1, 1, List.of(), 0, Path.of("r"), 72));
   }
 
   @Test
