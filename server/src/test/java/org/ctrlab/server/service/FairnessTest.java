@@ -101,49 +101,65 @@ class FairnessTest {
           f.server.port()).usePlaintext().flowControlWindow(64 << 10).build();
       CtrlabGrpc.CtrlabStub aliceAsync = as(CtrlabGrpc.newStub(aliceChannel), alice);
       List<Unread> held = new ArrayList<>();
-      for (int i = 0; i < 10; i++) {
-        held.add(unread(aliceAsync, aliceRun));
+      try {
+        for (int i = 0; i < 10; i++) {
+          held.add(unread(aliceAsync, aliceRun));
+        }
+        heldStreamsDoNotHoldBob(f, alice, aliceRun, b, bobRun, aliceChannel, held, stall);
+      } finally {
+        // A stream left unread (a failed check above) is cancelled, or the client keeps what it did not read.
+        for (Unread h : held) {
+          ClientCallStreamObserver<?> call = h.call().getNow(null);
+          if (call != null) {
+            call.cancel("the test is over", null);
+          }
+        }
+        aliceChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
-      long deadline = System.currentTimeMillis() + 10_000;
-      while (f.server.streams().open("alice") < 10 && System.currentTimeMillis() < deadline) {
-        Thread.sleep(20);
-      }
-      assertEquals(10, f.server.streams().open("alice"));
-      // An eleventh is past her stream cap, and is refused saying so.
-      var eleventh = assertThrows(StatusRuntimeException.class, () -> as(CtrlabGrpc.newBlockingStub(aliceChannel),
-          alice).predict(PredictRequest.newBuilder().setRunId(aliceRun).setLimit(10).build()).hasNext());
-      assertEquals(Status.Code.RESOURCE_EXHAUSTED, eleventh.getStatus().getCode(), eleventh.toString());
-      assertTrue(eleventh.getStatus().getDescription().contains("at most 10 per user (--max-streams-per-user)"),
-          eleventh.getStatus().getDescription());
+    }
+  }
 
-      long t0 = System.nanoTime();
-      var m = b.withDeadlineAfter(30, TimeUnit.SECONDS).evaluate(EvaluateRequest.newBuilder().setRunId(bobRun)
-          .build()).getMetrics();
-      double waited = (System.nanoTime() - t0) / 1e9;
-      assertTrue(m.getAuc() > 0.5, m.toString());
-      assertTrue(waited < 8, "bob's Evaluate waited " + waited + " s behind alice's unread streams");
-      assertTrue(held.stream().noneMatch(h -> h.ended().isDone()), "alice's streams were all still open then");
+  private static void heldStreamsDoNotHoldBob(Fixture f, String alice, String aliceRun,
+      CtrlabGrpc.CtrlabBlockingStub b, String bobRun, io.grpc.ManagedChannel aliceChannel, List<Unread> held,
+      Duration stall) throws Exception {
+    long deadline = System.currentTimeMillis() + 10_000;
+    while (f.server.streams().open("alice") < 10 && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+    assertEquals(10, f.server.streams().open("alice"));
+    // An eleventh is past her stream cap, and is refused saying so.
+    var eleventh = assertThrows(StatusRuntimeException.class, () -> as(CtrlabGrpc.newBlockingStub(aliceChannel),
+        alice).predict(PredictRequest.newBuilder().setRunId(aliceRun).setLimit(10).build()).hasNext());
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, eleventh.getStatus().getCode(), eleventh.toString());
+    assertTrue(eleventh.getStatus().getDescription().contains("at most 10 per user (--max-streams-per-user)"),
+        eleventh.getStatus().getDescription());
 
-      // Unread past the stall time, they are ended and free their places: ten new streams of hers are served.
-      Thread.sleep(stall.toMillis() + 2000);
-      List<java.util.Iterator<PredictBatch>> fresh = new ArrayList<>();
-      for (int i = 0; i < 10; i++) {
-        fresh.add(as(CtrlabGrpc.newBlockingStub(f.channel), alice).predict(PredictRequest.newBuilder()
-            .setRunId(aliceRun).setLimit(10).build()));
-        assertTrue(fresh.get(i).hasNext(), "stream " + i + " is served");
-      }
-      for (var it : fresh) {
-        assertEquals(10, it.next().getRowsCount());
-        assertFalse(it.hasNext());
-      }
-      // What the server said to the stalled ones, once their client reads what was sent before.
-      for (Unread h : held) {
-        h.read();
-        Status s = h.ended().get(20, TimeUnit.SECONDS);
-        assertEquals(Status.Code.RESOURCE_EXHAUSTED, s.getCode(), s.toString());
-        assertTrue(s.getDescription().contains("read nothing for 12 s (--stream-stall-seconds)"), s.getDescription());
-      }
-      aliceChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    long t0 = System.nanoTime();
+    var m = b.withDeadlineAfter(30, TimeUnit.SECONDS).evaluate(EvaluateRequest.newBuilder().setRunId(bobRun)
+        .build()).getMetrics();
+    double waited = (System.nanoTime() - t0) / 1e9;
+    assertTrue(m.getAuc() > 0.5, m.toString());
+    assertTrue(waited < 8, "bob's Evaluate waited " + waited + " s behind alice's unread streams");
+    assertTrue(held.stream().noneMatch(h -> h.ended().isDone()), "alice's streams were all still open then");
+
+    // Unread past the stall time, they are ended and free their places: ten new streams of hers are served.
+    Thread.sleep(stall.toMillis() + 2000);
+    List<java.util.Iterator<PredictBatch>> fresh = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      fresh.add(as(CtrlabGrpc.newBlockingStub(f.channel), alice).predict(PredictRequest.newBuilder()
+          .setRunId(aliceRun).setLimit(10).build()));
+      assertTrue(fresh.get(i).hasNext(), "stream " + i + " is served");
+    }
+    for (var it : fresh) {
+      assertEquals(10, it.next().getRowsCount());
+      assertFalse(it.hasNext());
+    }
+    // What the server said to the stalled ones, once their client reads what was sent before.
+    for (Unread h : held) {
+      h.read();
+      Status s = h.ended().get(20, TimeUnit.SECONDS);
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, s.getCode(), s.toString());
+      assertTrue(s.getDescription().contains("read nothing for 12 s (--stream-stall-seconds)"), s.getDescription());
     }
   }
 }

@@ -99,13 +99,21 @@ class JobsServiceTest {
       assertEquals(0, bobResponse.getQueuePosition(), "bob's single run is next, whatever alice queued");
       assertEquals(List.of(1, 2, 3), alice.stream().map(id -> get(f, id).getQueuePosition()).toList());
       // WatchRun tells a queued run where it stands.
-      Iterator<RunEvent> w = as(f, "bob").withDeadlineAfter(30, TimeUnit.SECONDS)
-          .watchRun(WatchRunRequest.newBuilder().setRunId(alice.get(2)).build());
-      RunEvent q = null;
-      while (w.hasNext() && q == null) {
-        RunEvent e = w.next();
-        q = e.hasQueue() ? e : null;
-      }
+      RunEvent q;
+      try (io.grpc.Context.CancellableContext watch = io.grpc.Context.current().withCancellation()) {
+        q = watch.call(() -> {
+          Iterator<RunEvent> w = as(f, "bob").withDeadlineAfter(30, TimeUnit.SECONDS)
+              .watchRun(WatchRunRequest.newBuilder().setRunId(alice.get(2)).build());
+          while (w.hasNext()) {
+            RunEvent e = w.next();
+            if (e.hasQueue()) {
+              return e;
+            }
+          }
+          return null;
+        });
+      } // the watch is left before its end: cancelled, so its unread messages are released
+
       assertEquals(3, q.getQueue().getPosition());
       assertEquals(4, q.getQueue().getQueued());
       for (String id : alice) {
@@ -283,15 +291,20 @@ class JobsServiceTest {
   }
 
   /** The first stored log event of a run that starts with {@code prefix}, waiting for it. */
-  static String awaitLog(Fixture f, String id, String prefix) {
-    Iterator<RunEvent> w = f.stub.withDeadlineAfter(60, TimeUnit.SECONDS)
-        .watchRun(WatchRunRequest.newBuilder().setRunId(id).build());
-    while (w.hasNext()) {
-      RunEvent e = w.next();
-      if (e.hasLog() && e.getLog().startsWith(prefix)) {
-        return e.getLog();
-      }
+  static String awaitLog(Fixture f, String id, String prefix) throws Exception {
+    // Left before its end: cancelled on the way out, so the client releases what it did not read.
+    try (io.grpc.Context.CancellableContext watch = io.grpc.Context.current().withCancellation()) {
+      return watch.call(() -> {
+        Iterator<RunEvent> w = f.stub.withDeadlineAfter(60, TimeUnit.SECONDS)
+            .watchRun(WatchRunRequest.newBuilder().setRunId(id).build());
+        while (w.hasNext()) {
+          RunEvent e = w.next();
+          if (e.hasLog() && e.getLog().startsWith(prefix)) {
+            return e.getLog();
+          }
+        }
+        throw new AssertionError("no log event of run " + id + " starts with '" + prefix + "'");
+      });
     }
-    throw new AssertionError("no log event of run " + id + " starts with '" + prefix + "'");
   }
 }
