@@ -32,7 +32,7 @@ class Server:
             # Short runs: the JIT's optimising tier costs the tests more CPU than it saves.
             ["java", "-XX:TieredStopAtLevel=1", "-jar", str(JAR), "--port", str(port), "--data-dir",
              str(tmp / "data"), "--run-dir", str(tmp / "runs"), "--no-download",
-             "--worker-jvm-option=-XX:TieredStopAtLevel=1", *extra], stdout=subprocess.PIPE, stderr=self.log, text=True)
+             "--worker-jvm-option=-XX:TieredStopAtLevel=1", "--http-port", "0", *extra], stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         m = re.search(r"listening on [\d.]+:(\d+)", line)
         if not m:

@@ -58,6 +58,7 @@ public final class CtrlabServer implements AutoCloseable {
   private final StreamGuard streams;
   private final HealthStatusManager health = new HealthStatusManager();
   private final Server server;
+  private final org.ctrlab.server.web.WebServer web;
   private int metricsPort = -1;
   public final String device;
 
@@ -154,6 +155,15 @@ public final class CtrlabServer implements AutoCloseable {
         b.sslContext(ssl.build());
       }
       server = b.build();
+      if (o.httpPort() >= 0) {
+        org.ctrlab.server.web.WebApi api = new org.ctrlab.server.web.WebApi(auth, runs,
+            new org.ctrlab.server.service.RunTable(runs, store), studies,
+            new org.ctrlab.server.service.BoxView(store, supervisor, runs, CtrlabService.VERSION, device), analysis);
+        web = new org.ctrlab.server.web.WebServer(o.host(), o.httpPort(), !tls ? null
+            : new org.ctrlab.server.web.WebServer.Tls(o.tlsCert(), o.tlsKey(), o.tlsClientCa()), api);
+      } else {
+        web = null;
+      }
     } catch (IOException | RuntimeException e) {
       try {
         store.close(); // a server that did not come up leaves the store, and its lock, to the next one
@@ -209,6 +219,9 @@ public final class CtrlabServer implements AutoCloseable {
     try {
       supervisor.start();
       server.start();
+      if (web != null) {
+        web.start();
+      }
       if (options.metricsPort() >= 0) {
         metricsPort = metrics.serve(options.metricsHost(), options.metricsPort());
       }
@@ -236,6 +249,11 @@ public final class CtrlabServer implements AutoCloseable {
     return metricsPort;
   }
 
+  /** The dashboard's port, or -1 without one. */
+  public int httpPort() {
+    return web == null ? -1 : web.port();
+  }
+
   /** The streams each user holds open. */
   public StreamGuard streams() {
     return streams;
@@ -258,6 +276,9 @@ public final class CtrlabServer implements AutoCloseable {
     }
     health.enterTerminalState(); // NOT_SERVING for every service while draining
     server.shutdown();
+    if (web != null) {
+      web.close();
+    }
     hub.close();
     analysis.close();
     supervisor.close();

@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
     description = "Serve ctrlab's gRPC API: a fair queue of CTR training runs, each in its own worker process.",
     subcommands = {org.ctrlab.server.auth.TokenCommand.class, org.ctrlab.server.ops.HealthCommand.class, Bench.class,
         org.ctrlab.server.tools.HeadCost.class, org.ctrlab.server.tools.MatmulFloor.class,
-        org.ctrlab.server.tools.WorkerCost.class, org.ctrlab.server.tools.StoreBench.class, WorkerCommand.class},
+        org.ctrlab.server.tools.WorkerCost.class, org.ctrlab.server.tools.StoreBench.class, org.ctrlab.server.tools.WebBench.class,
+        WorkerCommand.class},
     footer = {"", "Examples:",
         "  ctrlab-server --data-dir ../shared/data                 # ML-1M from ../shared/data/ml-1m",
         "  ctrlab-server token add alice --file tokens.txt         # prints alice's token once",
@@ -117,6 +118,10 @@ public final class ServerMain implements Callable<Integer> {
   @Option(names = "--visibility", description = "Who reads a run: all (every user, default) or own (its owner and"
       + " admins).")
   String visibility = "all";
+
+  @Option(names = "--http-port", description = "Serve the dashboard (a read-only page of runs, studies and the box,"
+      + " and its JSON API) at http(s)://HOST:PORT/ (default: 8080, or a free port with --port 0; -1: none).")
+  Integer httpPort;
 
   @Option(names = "--metrics-port", description = "Serve Prometheus metrics at http://METRICS_HOST:PORT/metrics"
       + " (default: none).")
@@ -242,7 +247,8 @@ public final class ServerMain implements Callable<Integer> {
             maxStreamsPerConnection, Duration.ofMinutes(maxConnectionIdleMinutes),
             Duration.ofHours(maxConnectionAgeHours)))
         .maxRunDirBytes((long) (maxRunDirGb * (1L << 30))).tls(tlsCert, tlsKey, tlsClientCa).insecure(insecure)
-        .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort).metricsHost(metricsHost).store(store)
+        .visibility(v).metricsPort(metricsPort == null ? -1 : metricsPort)
+        .httpPort(httpPort != null ? httpPort : port == 0 ? 0 : 8080).metricsHost(metricsHost).store(store)
         .storePasswordFile(storePasswordFile).launcher(launcher)
         .slurm(new org.ctrlab.server.jobs.SlurmLauncher.Settings(slurmPartition, slurmCpus, slurmGpus, slurmMem,
             slurmTime, slurmAccount, slurmArgs, slurmJava, Duration.ofMillis((long) (slurmPollSeconds * 1000))));
@@ -263,6 +269,10 @@ public final class ServerMain implements Callable<Integer> {
         CtrlabService.VERSION, host, s.port(), tlsCert != null ? " (TLS)" : "", s.device, slots,
         slots == 1 ? "" : "s", runDir.toAbsolutePath(), s.metricsPort() >= 0 ? ", metrics on port "
             + s.metricsPort() : "");
+    if (s.httpPort() >= 0) {
+      System.out.printf("dashboard: %s://%s:%d/%n", tlsCert != null ? "https" : "http",
+          host.equals("0.0.0.0") ? "localhost" : host, s.httpPort());
+    }
     if (System.getenv("TF_ENABLE_ONEDNN_OPTS") == null && !Devices.oneDnn() && !s.device.contains("GPU")) {
       System.out.println("hint: start with TF_ENABLE_ONEDNN_OPTS=1 in the environment for TensorFlow's oneDNN CPU"
           + " kernels (much faster training on CPUs without AVX-512, see docs/results.md; run.sh and the Docker images"

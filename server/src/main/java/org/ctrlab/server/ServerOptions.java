@@ -40,6 +40,7 @@ public final class ServerOptions {
   private boolean insecure;
   private Visibility visibility = Visibility.ALL;
   private int metricsPort = -1;
+  private int httpPort = -1;
   private String metricsHost = "127.0.0.1";
   private String store;
   private Path storePasswordFile;
@@ -279,6 +280,17 @@ public final class ServerOptions {
 
   public int metricsPort() {
     return metricsPort;
+  }
+
+  /** The dashboard's port (on the server's host); -1: none, 0: a free one. */
+  public int httpPort() {
+    return httpPort;
+  }
+
+  /** Serve the dashboard on this port: ctrlab-server's --http-port, 8080 unless told; -1 (this class's default) none. */
+  public ServerOptions httpPort(int v) {
+    httpPort = v;
+    return this;
   }
 
   public String store() {

@@ -115,6 +115,39 @@ class TlsTest {
     }
   }
 
+  @Test
+  void theDashboardSpeaksTheSameMutualTls() throws Exception {
+    Path tokens = tmp.resolve("tokens-web.txt");
+    String alice = TokenFile.add(tokens, "alice", false);
+    try (CtrlabServer s = new CtrlabServer(options().runDir(tmp.resolve("runs-web")).tokens(tokens).httpPort(0)
+        .tls(certs.resolve("server.pem"), certs.resolve("server.key"), certs.resolve("ca.pem"))).start()) {
+      java.net.URI me = java.net.URI.create("https://localhost:" + s.httpPort() + "/api/me");
+      var ok = https(certs.resolve("ca.pem"), certs.resolve("alice.pem"), certs.resolve("alice.key")).send(
+          java.net.http.HttpRequest.newBuilder(me).header("Authorization", "Bearer " + alice).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, ok.statusCode(), ok.body());
+      assertTrue(ok.body().contains("\"user\":\"alice\""), ok.body());
+      // Without a client certificate, or in clear text, nothing is answered.
+      var noCert = https(certs.resolve("ca.pem"), null, null);
+      assertThrows(java.io.IOException.class, () -> noCert.send(java.net.http.HttpRequest.newBuilder(me).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()));
+      assertThrows(java.io.IOException.class, () -> java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + s.httpPort() + "/api/me"))
+              .build(), java.net.http.HttpResponse.BodyHandlers.ofString()));
+    }
+  }
+
+  /** An HTTPS client trusting the test CA, with a client certificate when given one. */
+  static java.net.http.HttpClient https(Path ca, Path cert, Path key) throws IOException {
+    SslContextBuilder b = SslContextBuilder.forClient().sslProvider(io.netty.handler.ssl.SslProvider.JDK)
+        .trustManager(ca.toFile());
+    if (cert != null) {
+      b.keyManager(cert.toFile(), key.toFile());
+    }
+    return java.net.http.HttpClient.newBuilder().sslContext(((io.netty.handler.ssl.JdkSslContext) b.build())
+        .context()).connectTimeout(java.time.Duration.ofSeconds(5)).build();
+  }
+
   /** Runs 'ctrlab-server health ARGS' and returns its exit code. */
   static int health(String... args) {
     return new picocli.CommandLine(new org.ctrlab.server.ops.HealthCommand()).execute(args);

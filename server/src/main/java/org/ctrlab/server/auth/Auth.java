@@ -85,6 +85,21 @@ public final class Auth implements ServerInterceptor {
     return c == null ? Caller.LOCAL : c;
   }
 
+  /**
+   * Who an {@code Authorization} header's value names: {@link Caller#LOCAL} on a server without tokens, the token's
+   * user with one, nothing for a missing, malformed, unknown or revoked token.
+   */
+  public java.util.Optional<Caller> authenticate(String authorization) {
+    if (file == null) {
+      return java.util.Optional.of(Caller.LOCAL);
+    }
+    if (authorization == null || !authorization.startsWith("Bearer ")) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.ofNullable(current().get(TokenFile.hash(authorization.substring("Bearer ".length())
+        .strip())));
+  }
+
   private Map<String, Caller> current() {
     long now = System.currentTimeMillis();
     if (now - checkedAt > 1000) {
@@ -125,7 +140,7 @@ public final class Auth implements ServerInterceptor {
                 + "or CTRLAB_TOKEN)"), new Metadata());
         return new ServerCall.Listener<>() {};
       }
-      caller = current().get(TokenFile.hash(h.substring("Bearer ".length()).strip()));
+      caller = authenticate(h).orElse(null);
       if (caller == null) {
         call.close(Status.UNAUTHENTICATED.withDescription("unknown or revoked token"), new Metadata());
         return new ServerCall.Listener<>() {};

@@ -68,6 +68,42 @@ public final class StudyStats {
     return out;
   }
 
+  /** One epoch of a cell's curve: over the seeds that reached it, the mean and sample std of each measure. */
+  public record CurvePoint(int epoch, int runs, double validAucMean, double validAucStd, double validLoglossMean,
+      double validLoglossStd, double trainLossMean, double trainLossStd) {}
+
+  /** A cell's learning curve over its seeds. */
+  public record Curve(String backbone, Head head, double ratingWeight, List<CurvePoint> points) {}
+
+  /**
+   * Per (backbone, head, rating weight) cell, per epoch, the mean and sample standard deviation over the cell's
+   * runs (finished or not) that have that epoch: early stopping ends seeds at different epochs, which the count
+   * shows.
+   */
+  public static List<Curve> curves(List<Run> runs) {
+    Map<Cell, List<Run>> cells = new LinkedHashMap<>();
+    for (Run r : runs) {
+      cells.computeIfAbsent(cell(r.getResolved()), k -> new ArrayList<>()).add(r);
+    }
+    List<Curve> out = new ArrayList<>();
+    for (Map.Entry<Cell, List<Run>> e : cells.entrySet()) {
+      int epochs = e.getValue().stream().mapToInt(Run::getEpochsCount).max().orElse(0);
+      List<CurvePoint> points = new ArrayList<>();
+      for (int i = 0; i < epochs; i++) {
+        int at = i;
+        List<org.ctrlab.api.v1.EpochResult> have = e.getValue().stream().filter(r -> r.getEpochsCount() > at)
+            .map(r -> r.getEpochs(at)).toList();
+        double[] auc = have.stream().mapToDouble(org.ctrlab.api.v1.EpochResult::getValidAuc).toArray();
+        double[] ll = have.stream().mapToDouble(org.ctrlab.api.v1.EpochResult::getValidLogloss).toArray();
+        double[] loss = have.stream().mapToDouble(org.ctrlab.api.v1.EpochResult::getTrainLoss).toArray();
+        points.add(new CurvePoint(i + 1, have.size(), mean(auc), std(auc), mean(ll), std(ll), mean(loss),
+            std(loss)));
+      }
+      out.add(new Curve(e.getKey().backbone(), e.getKey().head(), e.getKey().ratingWeight(), points));
+    }
+    return out;
+  }
+
   private static Cell cell(ResolvedConfig c) {
     return new Cell(c.getBackbone(), c.getHead(), c.getHead() == Head.RATING ? c.getRatingWeight() : 0);
   }

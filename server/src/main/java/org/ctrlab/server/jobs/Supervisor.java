@@ -138,7 +138,9 @@ public final class Supervisor implements AutoCloseable {
 
   /** The queued run ids in the order they will start. */
   public List<String> queueOrder() throws SQLException {
-    return FairQueue.order(store.queued(), store.lastStarted());
+    List<RunStore.Queued> queued = store.queued();
+    // Who started last is a scan of every run: an idle server with a large store asks this ten times a second.
+    return queued.isEmpty() ? new java.util.ArrayList<>() : FairQueue.order(queued, store.lastStarted());
   }
 
   /** Wakes the loop (a run was queued). */

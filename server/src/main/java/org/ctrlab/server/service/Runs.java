@@ -227,16 +227,47 @@ public final class Runs {
     if (f.getLimit() < 0) {
       throw new IllegalArgumentException("limit must be >= 0");
     }
-    if (visibility == Visibility.OWN && !caller.admin()) {
-      if (!f.getOwner().isEmpty() && !f.getOwner().equals(caller.user())) {
-        throw Refusal.permission("a list of runs of another user is refused; " + OWN_ONLY);
-      }
-      f = f.toBuilder().setOwner(caller.user()).build();
-    }
+    f = visibleTo(f, caller);
     int budget = limits.maxResponseBytes() - 64 * 1024;
     List<String> order = supervisor.queueOrder();
     return store.list(f, budget, r -> Views.fit(r.getState() != RunState.QUEUED ? r
         : r.toBuilder().setQueuePosition(Math.max(0, order.indexOf(r.getRunId()))).build(), budget / 8));
+  }
+
+  /** The filter narrowed to the caller's own runs where this server shows each user only their own. */
+  private ListRunsRequest visibleTo(ListRunsRequest f, Caller caller) {
+    if (visibility == Visibility.OWN && !caller.admin()) {
+      if (!f.getOwner().isEmpty() && !f.getOwner().equals(caller.user())) {
+        throw Refusal.permission("a list of runs of another user is refused; " + OWN_ONLY);
+      }
+      return f.toBuilder().setOwner(caller.user()).build();
+    }
+    return f;
+  }
+
+  /** Every run matching the filter that the caller may read, newest first (see {@link RunStore#scan}). */
+  public void scan(ListRunsRequest f, Caller caller, java.util.function.Consumer<Run> each) throws SQLException {
+    store.scan(visibleTo(f, caller), each);
+  }
+
+  /** A run's stored events from an index, at most {@code limit}, if the caller may read the run. */
+  public List<RunEvent> events(String runId, long from, int limit, Caller caller) throws SQLException {
+    requireReadable(runId, caller);
+    if (from < 0 || limit < 1) {
+      throw new IllegalArgumentException("from must be >= 0 and limit >= 1");
+    }
+    return store.events(runId, from, limit);
+  }
+
+  /** A running run's live batch progress, if the caller may read the run. */
+  public Optional<RunStore.Progress> progress(String runId, Caller caller) throws SQLException {
+    requireReadable(runId, caller);
+    return store.progress(runId);
+  }
+
+  /** Queued runs in the order they will start. */
+  public List<String> queueOrder() throws SQLException {
+    return supervisor.queueOrder();
   }
 
   /** Cancels a run of the caller's (an admin: anyone's). */

@@ -125,14 +125,30 @@ public final class Studies {
   /** A study with its runs aggregated (runs deleted since are left out). */
   public Study get(String id, org.ctrlab.server.auth.Caller caller) throws SQLException {
     Ids.check("study_id", id);
+    Study s = readable(id, caller);
+    List<Run> members = members(s);
+    return s.toBuilder().setFinished(members.stream().allMatch(r -> Supervisor.isFinal(r.getState())))
+        .addAllRows(StudyStats.rows(members)).addAllComparisons(StudyStats.comparisons(members)).build();
+  }
+
+  /** A study's learning curves, mean and std over seeds per cell and epoch. */
+  public List<org.ctrlab.server.experiments.StudyStats.Curve> curves(String id, org.ctrlab.server.auth.Caller caller)
+      throws SQLException {
+    return StudyStats.curves(members(readable(Ids.check("study_id", id), caller)));
+  }
+
+  private Study readable(String id, org.ctrlab.server.auth.Caller caller) throws SQLException {
     Study s = store.study(id).orElseThrow(() -> new NotFoundException("no study with id '" + id + "'"));
     runs.checkRead("study " + id, s.getOwner(), caller);
+    return s;
+  }
+
+  private List<Run> members(Study s) throws SQLException {
     List<Run> members = new ArrayList<>();
     for (String rid : s.getRunIdsList()) {
       store.get(rid).ifPresent(members::add);
     }
-    return s.toBuilder().setFinished(members.stream().allMatch(r -> Supervisor.isFinal(r.getState())))
-        .addAllRows(StudyStats.rows(members)).addAllComparisons(StudyStats.comparisons(members)).build();
+    return members;
   }
 
   /** The newest studies the caller may read, at most {@code limit} and as many as fit in {@code maxBytes}. */

@@ -456,26 +456,7 @@ public final class RunStore implements AutoCloseable {
     try (Connection db = connection()) {
       StringBuilder sql = new StringBuilder("SELECT record, created_ms, run_id FROM runs r WHERE 1=1");
       List<Object> args = new ArrayList<>();
-      if (f.getStatesCount() > 0) {
-        sql.append(" AND state IN (").append("?,".repeat(f.getStatesCount() - 1)).append("?)");
-        f.getStatesList().forEach(s -> args.add(s.getNumber()));
-      }
-      if (!f.getBackbone().isEmpty()) {
-        sql.append(" AND backbone = ?");
-        args.add(f.getBackbone());
-      }
-      if (!f.getDataset().isEmpty()) {
-        sql.append(" AND dataset = ?");
-        args.add(f.getDataset());
-      }
-      if (!f.getOwner().isEmpty()) {
-        sql.append(" AND owner = ?");
-        args.add(f.getOwner());
-      }
-      if (!f.getTag().isEmpty()) {
-        sql.append(" AND EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)");
-        args.add(f.getTag());
-      }
+      where(f, sql, args);
       if (!f.getPageToken().isEmpty()) {
         Object[] after = decodeToken(f.getPageToken());
         sql.append(" AND (created_ms < ? OR (created_ms = ? AND run_id < ?))");
@@ -509,6 +490,52 @@ public final class RunStore implements AutoCloseable {
           }
         }
         return new Page(out, next);
+      }
+    }
+  }
+
+  /** The filter of a ListRunsRequest (states, backbone, dataset, owner, tag) as SQL conditions on runs r. */
+  private static void where(ListRunsRequest f, StringBuilder sql, List<Object> args) {
+    if (f.getStatesCount() > 0) {
+      sql.append(" AND state IN (").append("?,".repeat(f.getStatesCount() - 1)).append("?)");
+      f.getStatesList().forEach(s -> args.add(s.getNumber()));
+    }
+    if (!f.getBackbone().isEmpty()) {
+      sql.append(" AND backbone = ?");
+      args.add(f.getBackbone());
+    }
+    if (!f.getDataset().isEmpty()) {
+      sql.append(" AND dataset = ?");
+      args.add(f.getDataset());
+    }
+    if (!f.getOwner().isEmpty()) {
+      sql.append(" AND owner = ?");
+      args.add(f.getOwner());
+    }
+    if (!f.getTag().isEmpty()) {
+      sql.append(" AND EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)");
+      args.add(f.getTag());
+    }
+  }
+
+  /**
+   * Every run matching the filter (its page token and limit ignored), newest first, each given to {@code each} as it
+   * is read: for a caller that keeps a small view of each record, not the records.
+   */
+  public void scan(ListRunsRequest f, java.util.function.Consumer<Run> each) throws SQLException {
+    try (Connection db = connection()) {
+      StringBuilder sql = new StringBuilder("SELECT record FROM runs r WHERE 1=1");
+      List<Object> args = new ArrayList<>();
+      where(f, sql, args);
+      sql.append(" ORDER BY created_ms DESC, run_id DESC");
+      try (PreparedStatement p = db.prepareStatement(sql.toString())) {
+        bind(p, args);
+        p.setFetchSize(500);
+        try (ResultSet rs = p.executeQuery()) {
+          while (rs.next()) {
+            each.accept(parse(rs.getBytes(1)));
+          }
+        }
       }
     }
   }

@@ -16,13 +16,13 @@ import org.ctrlab.server.ServerOptions;
 import org.ctrlab.server.TestData;
 
 /** A real ctrlab server on a loopback port over a temporary data and run directory, with a channel to it. */
-final class Fixture implements AutoCloseable {
-  final Path root;
-  final CtrlabServer server;
-  final ManagedChannel channel;
-  final CtrlabGrpc.CtrlabBlockingStub stub;
+public final class Fixture implements AutoCloseable {
+  public final Path root;
+  public final CtrlabServer server;
+  public final ManagedChannel channel;
+  public final CtrlabGrpc.CtrlabBlockingStub stub;
 
-  Fixture(Path root, Path tokens, Map<String, Path> overrides, UnaryOperator<ServerOptions> tweak)
+  public Fixture(Path root, Path tokens, Map<String, Path> overrides, UnaryOperator<ServerOptions> tweak)
       throws Exception {
     this.root = root;
     Path data = root.resolve("data");
@@ -45,7 +45,7 @@ final class Fixture implements AutoCloseable {
   }
 
   /** A quick run: a small DCNV2 for two epochs. */
-  static TrainRequest.Builder quick() {
+  public static TrainRequest.Builder quick() {
     return TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2").setMaxEpochs(2).setBatchSize(1024)
         .setEmbeddingSize(8).putHyperparameters("mlp_hidden_size", ParamValue.newBuilder()
             .setList(NumberList.newBuilder().addValues(16)).build());

@@ -1,0 +1,26 @@
+package org.ctrlab.server.web;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class CsvTest {
+  @Test
+  void fieldsAreQuotedWhenTheyMustBeAndFormulasAreDefused() {
+    assertEquals("plain", Csv.field("plain"));
+    assertEquals("\"a,b\"", Csv.field("a,b"));
+    assertEquals("\"say \"\"hi\"\"\"", Csv.field("say \"hi\""));
+    assertEquals("\"two\nlines\"", Csv.field("two\nlines"));
+    assertEquals("'=HYPERLINK(1)", Csv.field("=HYPERLINK(1)"), "a spreadsheet must not run a name as a formula");
+    assertEquals("-0.25", Csv.field("-0.25"), "a negative number stays a number");
+  }
+
+  @Test
+  void queryStringsAreDecodedAndBounded() {
+    assertEquals(Map.of("q", "seed 3", "head", "RATING", "flag", ""), WebApi.query("q=seed%203&head=RATING&flag"));
+    assertEquals(Map.of(), WebApi.query(null));
+    assertThrows(IllegalArgumentException.class, () -> WebApi.query("a=1&".repeat(40)));
+  }
+}
