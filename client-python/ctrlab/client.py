@@ -165,13 +165,15 @@ class Client:
               embedding_size: Optional[int] = None, learning_rate: Optional[float] = None,
               weight_decay: Optional[float] = None, batch_size: Optional[int] = None,
               max_epochs: Optional[int] = None, patience: Optional[int] = None, seed: Optional[int] = None,
-              name: str = "", tags: Sequence[str] = (), max_hours: Optional[float] = None) -> "Run":
+              name: str = "", tags: Sequence[str] = (), max_hours: Optional[float] = None,
+              bf16: bool = False) -> "Run":
         """Queues a training run and returns its handle at once. Unset values take the server's defaults;
-        ``max_hours`` ends the run as FAILED that long after its first start (at most the server's limit)."""
+        ``max_hours`` ends the run as FAILED that long after its first start (at most the server's limit);
+        ``bf16`` trains in bfloat16 with float32 master weights where the server can (``info().bf16`` says)."""
         req = runs_pb2.TrainRequest(dataset=dataset, backbone=backbone,
                                     head=_enum(common_pb2.Head, head, "head"),
                                     aggregation=_enum(common_pb2.Aggregation, aggregation, "aggregation"),
-                                    name=name, tags=list(tags))
+                                    name=name, tags=list(tags), bf16=bf16)
         for k, v in (hyperparameters or {}).items():
             req.hyperparameters[k].CopyFrom(_param(v))
         for attr, v in (("rating_weight", rating_weight), ("embedding_size", embedding_size),

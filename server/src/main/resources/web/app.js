@@ -477,7 +477,8 @@ async function boxView() {
   const render = (b) => {
     show(el("h1", {}, "The box"),
       el("dl", { class: "kv", id: "box" }, ...[["device", b.device], ["ctrlab", b.version],
-        ["TensorFlow", b.tensorflow + (b.onednn ? " (oneDNN)" : "")], ["slots in use", b.busy + " of " + b.slots],
+        ["TensorFlow", b.tensorflow + (b.onednn ? " (oneDNN)" : "")], ["bf16", b.bf16 || "no (float32 only)"],
+        ["slots in use", b.busy + " of " + b.slots],
         ["visibility", b.visibility], ["you", b.user + (b.admin ? " (admin)" : "")]]
         .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       el("h2", {}, "Running"),

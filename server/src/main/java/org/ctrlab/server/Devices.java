@@ -67,6 +67,42 @@ public final class Devices {
   }
 
   /**
+   * How this process trains in bfloat16, or "" when it cannot: TensorFlow's oneDNN mixed-precision rewrite needs
+   * oneDNN on and a CPU with AVX512_BF16 or AMX (on any other CPU it silently leaves the graph in float32).
+   */
+  public static String bf16() {
+    return bf16(cpuFlags(), oneDnn());
+  }
+
+  /** {@link #bf16()} for given CPU flags and oneDNN setting. */
+  static String bf16(List<String> flags, boolean oneDnn) {
+    String unit = flags.contains("amx_bf16") ? "AMX" : flags.contains("avx512_bf16") ? "AVX512_BF16" : "";
+    return unit.isEmpty() || !oneDnn ? "" : "CPU: " + unit + " through oneDNN";
+  }
+
+  /** Why {@link #bf16()} is empty, for a refusal. */
+  public static String noBf16Reason() {
+    List<String> flags = cpuFlags();
+    boolean unit = flags.contains("amx_bf16") || flags.contains("avx512_bf16");
+    return !unit ? "this server's CPU has neither AVX512_BF16 nor AMX" : "TensorFlow's oneDNN kernels are off here"
+        + " (start the server with TF_ENABLE_ONEDNN_OPTS=1)";
+  }
+
+  /** The CPU's flags from /proc/cpuinfo (empty where there is none). */
+  static List<String> cpuFlags() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("flags")) {
+          return List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not Linux, or unreadable
+    }
+    return List.of();
+  }
+
+  /**
    * Whether TensorFlow uses its oneDNN CPU kernels, by its own rule (TF 2.18 on Linux): TF_ENABLE_ONEDNN_OPTS if
    * set, else on only for CPUs with AVX-512 VNNI/BF16, AVX-VNNI or AMX. TensorFlow reads it once at start and a JVM
    * cannot set its own environment, so launchers set it (run.sh and the CPU Docker image do).

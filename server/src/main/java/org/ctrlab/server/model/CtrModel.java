@@ -136,10 +136,17 @@ public final class CtrModel implements AutoCloseable {
       noisyProb = head.probability(net, backbone.logits(net, noisy, inputs, false));
       checkpointParams = net.params().stream().filter(Param::inCheckpoint).toList();
 
-      ConfigProto cp = org.ctrlab.server.Devices.sessionConfig().toBuilder()
+      ConfigProto.Builder cpb = org.ctrlab.server.Devices.sessionConfig().toBuilder()
           .setIntraOpParallelismThreads(config.threads())
-          .setInterOpParallelismThreads(config.threads())
-          .build();
+          .setInterOpParallelismThreads(config.threads());
+      if (config.bf16()) {
+        // Grappler's oneDNN bf16 rewrite: variables, Adam and the loss stay float32 (the master weights); matrix
+        // products and the element-wise ops it allows run in bf16, with casts where the two meet.
+        cpb.setGraphOptions(org.tensorflow.proto.GraphOptions.newBuilder().setRewriteOptions(
+            org.tensorflow.proto.RewriterConfig.newBuilder().setAutoMixedPrecisionOnednnBfloat16(
+                org.tensorflow.proto.RewriterConfig.Toggle.ON)));
+      }
+      ConfigProto cp = cpb.build();
       session = new Session(graph, cp);
       try {
         net.initialize(session);
@@ -248,6 +255,94 @@ public final class CtrModel implements AutoCloseable {
       dropoutMasks.close();
     }
     return perOp;
+  }
+
+  /**
+   * One matrix product of a training step: {@code batch} products (1 for a MatMul) of an m x k by a k x n matrix,
+   * each operand transposed or not as the graph has it.
+   */
+  public record Product(String type, long batch, long m, long k, long n, boolean transposeA, boolean transposeB) {
+    public double flops() {
+      return 2.0 * batch * m * k * n;
+    }
+  }
+
+  /**
+   * Every matrix product (MatMul, BatchMatMul) one training step runs, forward and both gradients, as the built
+   * graph has them: the products the step's targets depend on, with their operands' shapes on this batch (the graph
+   * is asked for the shapes on a real batch, without a weight update). These are the model's own products, whatever
+   * the backbone: the floor no implementation of this model on TensorFlow can go under.
+   */
+  public List<Product> trainProducts(BatchFeeder batch) {
+    java.util.Set<org.tensorflow.GraphOperation> seen = new java.util.HashSet<>();
+    java.util.ArrayDeque<org.tensorflow.GraphOperation> todo = new java.util.ArrayDeque<>();
+    for (org.tensorflow.Operation root : List.of(trainOp.op(), loss.op(), gradNorms.op(), lossParts.op())) {
+      todo.add((org.tensorflow.GraphOperation) root);
+    }
+    List<org.tensorflow.GraphOperation> products = new ArrayList<>();
+    while (!todo.isEmpty()) {
+      org.tensorflow.GraphOperation op = todo.pop();
+      if (!seen.add(op)) {
+        continue;
+      }
+      if (op.type().equals("MatMul") || op.type().startsWith("BatchMatMul")) {
+        products.add(op);
+      }
+      for (int i = 0; i < op.numInputs(); i++) {
+        todo.add((org.tensorflow.GraphOperation) op.input(i).op());
+      }
+      todo.addAll(op.controlInputs());
+    }
+    products.sort(java.util.Comparator.comparing(org.tensorflow.GraphOperation::name));
+    org.tensorflow.op.Ops tf = org.tensorflow.op.Ops.create(graph).withSubScope("product_shapes");
+    List<Operand<TInt64>> shapes = new ArrayList<>();
+    for (org.tensorflow.GraphOperation op : products) {
+      shapes.add(tf.shape(op.input(0), TInt64.class));
+      shapes.add(tf.shape(op.input(1), TInt64.class));
+    }
+    List<Product> out = new ArrayList<>();
+    try (TFloat32 lr = TFloat32.scalarOf(0f); TFloat32 t = TFloat32.scalarOf(1f); TInt64 rng = TInt64.scalarOf(1)) {
+      Session.Runner r = session.runner();
+      batch.feedFeatures(r, inputs);
+      batch.feedLabels(r, label, ratingClass);
+      dropoutMasks.feed(r, batch.size(), 1);
+      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.rngStep(), rng);
+      shapes.forEach(r::fetch);
+      try (Result res = r.run()) {
+        for (int i = 0; i < products.size(); i++) {
+          org.tensorflow.GraphOperation op = products.get(i);
+          long[] a = longs((TInt64) res.get(2 * i));
+          long[] b = longs((TInt64) res.get(2 * i + 1));
+          boolean batched = op.type().startsWith("BatchMatMul");
+          boolean ta = op.attributes().getAttrBool(batched ? "adj_x" : "transpose_a");
+          boolean tb = op.attributes().getAttrBool(batched ? "adj_y" : "transpose_b");
+          int ra = a.length;
+          int rb = b.length;
+          long n = tb ? b[rb - 2] : b[rb - 1];
+          long m = ta ? a[ra - 1] : a[ra - 2];
+          long k = ta ? a[ra - 2] : a[ra - 1];
+          long count = 1;
+          for (int d = 0; d < Math.max(ra, rb) - 2; d++) { // broadcast leading dimensions
+            long da = d < ra - 2 ? a[ra - 3 - d] : 1;
+            long db = d < rb - 2 ? b[rb - 3 - d] : 1;
+            count *= Math.max(da, db);
+          }
+          out.add(new Product(op.type(), count, m, k, n, ta, tb));
+        }
+      }
+    } finally {
+      batch.close();
+      dropoutMasks.close();
+    }
+    return out;
+  }
+
+  private static long[] longs(TInt64 t) {
+    long[] v = new long[(int) t.size()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = t.getLong(i);
+    }
+    return v;
   }
 
   private volatile java.util.Map<String, String> opTypes;

@@ -27,7 +27,8 @@ public final class BoxView {
       long createdMs) {}
 
   /** The box as one caller may see it. Hidden counts are other users' runs under {@code --visibility own}. */
-  public record Snapshot(String version, String device, String tensorflow, boolean onednn, int slots, int busy,
+  public record Snapshot(String version, String device, String tensorflow, boolean onednn, String bf16, int slots,
+      int busy,
       List<Slot> running, int hiddenRunning, List<Entry> queue, int hiddenQueued, Map<String, Integer> runsByState,
       String visibility, String user, boolean admin) {}
 
@@ -81,7 +82,7 @@ public final class BoxView {
           RunTable.headOf(r.getResolved()), r.getCreatedUnixMs()));
     }
     return new Snapshot(version, device, org.tensorflow.TensorFlow.version(), org.ctrlab.server.Devices.oneDnn(),
-        supervisor.settings().slots(), supervisor.busySlots(), running, hiddenRunning, queue, hiddenQueued,
+        org.ctrlab.server.Devices.bf16(), supervisor.settings().slots(), supervisor.busySlots(), running, hiddenRunning, queue, hiddenQueued,
         all ? runs.runsByState() : Map.of(), runs.visibility().name().toLowerCase(java.util.Locale.ROOT),
         caller.user(), caller.admin());
   }

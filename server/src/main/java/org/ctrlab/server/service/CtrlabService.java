@@ -479,7 +479,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
           .setMaxQueuedPerUser(limits.maxQueuedPerUser()).setAuthRequired(authRequired).setUser(caller().user())
           .setAdmin(caller().admin()).setVisibility(runs.visibility().name().toLowerCase(java.util.Locale.ROOT))
           .putAllQueuedByUser(visibleQueues()).putAllRunsByState(runs.runsByState()).setTls(tls)
-          .setOnednn(org.ctrlab.server.Devices.oneDnn()).build();
+          .setOnednn(org.ctrlab.server.Devices.oneDnn()).setBf16(org.ctrlab.server.Devices.bf16()).build();
     });
   }
 }

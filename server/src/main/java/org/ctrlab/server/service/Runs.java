@@ -109,8 +109,12 @@ public final class Runs {
       throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "max_hours must be in (0, %s] (the"
           + " server's --max-run-hours), got %s", maxRunHours, req.getMaxHours()));
     }
+    if (req.getBf16() && org.ctrlab.server.Devices.bf16().isEmpty()) {
+      throw new IllegalArgumentException("bf16: " + org.ctrlab.server.Devices.noBf16Reason() + "; train in float32"
+          + " (ctrlab info shows what the server supports)");
+    }
     return configs.resolve(req).toBuilder().setMaxHours(req.hasMaxHours() ? req.getMaxHours() : maxRunHours)
-        .build();
+        .setBf16(req.getBf16()).build();
   }
 
   /** Loads the run's dataset (reporting bad data to the caller) and checks the model's size against the limit. */

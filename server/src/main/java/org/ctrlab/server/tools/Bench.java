@@ -9,6 +9,7 @@ import org.ctrlab.api.v1.EpochResult;
 import org.ctrlab.api.v1.Head;
 import org.ctrlab.api.v1.ResolvedConfig;
 import org.ctrlab.server.config.RunConfigs;
+import org.ctrlab.server.data.DataSplit;
 import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.model.CtrModel;
 import org.ctrlab.server.train.RunExecutor;
@@ -20,8 +21,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Trains backbones × heads in this process, without the server, and prints a table: test AUC, LogLoss, seconds
- * per epoch, epochs, and the RATING/BINARY time ratio measured in the same process.
+ * Trains backbones × heads in this process, without the server, and prints a table (or, with --json, a JSON
+ * document): test AUC, LogLoss, seconds per epoch against the floor of the model's own matrix products timed in the
+ * same process on the same threads, the test split's evaluation time, epochs, and the RATING/BINARY time ratio.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Train backbones with both heads in-process and print test metrics and seconds per epoch.",
@@ -45,19 +47,39 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--profile", description = "Print the time per TensorFlow op type of one traced training step.")
   boolean profile;
 
+  @Option(names = "--bf16", description = "Train in bfloat16 with float32 master weights (where the CPU has it).")
+  boolean bf16;
+
+  @Option(names = "--json", description = "Print the results as one JSON document instead of a table.")
+  boolean json;
+
+  @Option(names = "--floor-steps", description = "Timed passes over the model's matrix products per round, five"
+      + " rounds, for its floor (default: ${DEFAULT-VALUE}).")
+  int floorSteps = 20;
+
+  /** One backbone and head, measured: its epoch against the floor of its own matrix products, and its evaluation. */
+  record Row(String backbone, String head, double testAuc, double testLogloss, double secondsPerEpoch,
+      double floorSecondsPerEpoch, double floorRatio, double evalSeconds, double ratingOverBinary, int epochs,
+      int bestEpoch, int products, double gflopPerStep) {}
+
   @Override
   public Integer call() {
     RunOptions.Loaded in = options.load();
     RunConfigs rc = in.configs();
     Dataset ds = in.dataset();
-    System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %7s %6s %6s%n", "backbone", "head", "testAUC", "logloss",
-        "s/epoch", "ratio", "epochs", "best");
-    System.out.println("(s/epoch: mean training-pass seconds of epochs 2.. (epoch 1 if only one); ratio: RATING over"
-        + " BINARY in this process)");
+    if (!json) {
+      System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %8s %6s %7s %6s %6s %5s%n", "backbone", "head", "testAUC",
+          "logloss", "s/epoch", "floor", "xfloor", "eval s", "R/B", "epochs", "best");
+      System.out.println("(s/epoch: mean training-pass seconds of epochs 2.. (epoch 1 if only one); floor: the same"
+          + " epoch's matrix products alone, forward and gradients, read off this model's graph and timed on the same"
+          + " threads; xfloor: s/epoch over floor; eval s: the test split's evaluation, best of 3; R/B: RATING over"
+          + " BINARY s/epoch in this process)");
+    }
+    List<Row> rows = new ArrayList<>();
     for (String bb : options.backbones) {
       double binarySeconds = Double.NaN;
       for (Head h : heads) {
-        ResolvedConfig c = options.resolve(rc, ds.name, bb, h, epochs, seed);
+        ResolvedConfig c = options.resolve(rc, ds.name, bb, h, epochs, seed).toBuilder().setBf16(bf16).build();
         List<EpochResult> log = new ArrayList<>();
         try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, options.threads), ds)) {
           if (profile) {
@@ -79,13 +101,59 @@ public final class Bench implements Callable<Integer> {
           if (h == Head.BINARY) {
             binarySeconds = sec;
           }
-          System.out.printf(Locale.ROOT, "%-9s %-7s %8.4f %8.4f %8.2f %7s %6d %6d%n", bb, h, o.test().auc(),
-              o.test().logloss(), sec, h == Head.BINARY || Double.isNaN(binarySeconds) ? "1.000"
-                  : String.format(Locale.ROOT, "%.3f", sec / binarySeconds), o.epochs().size(), o.bestEpoch());
+          DataSplit split = DataSplit.of(ds.rows, c.getSeed());
+          List<CtrModel.Product> products = products(m, ds, split.train, c.getBatchSize());
+          double floorMs = ProductFloor.millis(products, options.threads, floorSteps);
+          double floor = floorMs / 1000 * split.train.length / c.getBatchSize();
+          double eval = Double.MAX_VALUE;
+          for (int i = 0; i < 3; i++) {
+            long t0 = System.nanoTime();
+            Trainer.evaluate(m, ds, split.test, c.getEvalBatchSize());
+            eval = Math.min(eval, (System.nanoTime() - t0) / 1e9);
+          }
+          Row row = new Row(bb, h.name(), o.test().auc(), o.test().logloss(), sec, floor, sec / floor, eval,
+              h == Head.BINARY || Double.isNaN(binarySeconds) ? 1 : sec / binarySeconds, o.epochs().size(),
+              o.bestEpoch(), products.size(), products.stream().mapToDouble(CtrModel.Product::flops).sum() / 1e9);
+          rows.add(row);
+          if (!json) {
+            System.out.printf(Locale.ROOT, "%-9s %-7s %8.4f %8.4f %8.2f %8.2f %6.2f %7.3f %6.3f %6d %5d%n", bb, h,
+                row.testAuc(), row.testLogloss(), sec, floor, row.floorRatio(), eval, row.ratingOverBinary(),
+                row.epochs(), row.bestEpoch());
+            if (verbose) {
+              System.out.printf(Locale.ROOT, "  %d matrix products, %.2f GFLOP per step:%n", products.size(),
+                  row.gflopPerStep());
+              products.forEach(p -> System.out.printf(Locale.ROOT, "    %-12s %s%d x %d x %d%s%s%n", p.type(),
+                  p.batch() > 1 ? p.batch() + " x " : "", p.m(), p.k(), p.n(), p.transposeA() ? " A'" : "",
+                  p.transposeB() ? " B'" : ""));
+            }
+          }
         }
       }
     }
+    if (json) {
+      java.util.Map<String, Object> doc = new java.util.LinkedHashMap<>();
+      doc.put("device", org.ctrlab.server.Devices.describe());
+      doc.put("threads", options.threads);
+      doc.put("onednn", org.ctrlab.server.Devices.oneDnn());
+      doc.put("bf16", bf16);
+      doc.put("dataset", ds.name);
+      doc.put("results", rows);
+      System.out.println(new com.google.gson.GsonBuilder().setPrettyPrinting()
+          .setFieldNamingPolicy(com.google.gson.FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create().toJson(doc));
+    }
     return 0;
+  }
+
+  /** The model's matrix products on one training batch of the split's first rows. */
+  private static List<CtrModel.Product> products(CtrModel m, Dataset ds, int[] train, int batch) {
+    int[] rows = java.util.Arrays.copyOf(train, Math.min(batch, train.length));
+    var feeder = new org.ctrlab.server.model.BatchFeeder(ds, rows.length);
+    try {
+      feeder.fill(rows, 0, rows.length);
+      return m.trainProducts(feeder);
+    } finally {
+      feeder.close();
+    }
   }
 
   private static void profile(CtrModel m, Dataset ds, ResolvedConfig c) {

@@ -44,8 +44,8 @@ final class RunOptions {
     DatasetRegistry reg = new DatasetRegistry(dataDir, configs.datasets(), Map.of(), false);
     long t0 = System.nanoTime();
     Dataset ds = reg.load(dataset);
-    System.out.printf(Locale.ROOT, "%s (loaded in %.1f s)%n", ds.describe(), (System.nanoTime() - t0) / 1e9);
-    System.out.printf(Locale.ROOT, "device %s, TensorFlow threads %d, oneDNN CPU kernels %s%n", Devices.describe(),
+    System.err.printf(Locale.ROOT, "%s (loaded in %.1f s)%n", ds.describe(), (System.nanoTime() - t0) / 1e9);
+    System.err.printf(Locale.ROOT, "device %s, TensorFlow threads %d, oneDNN CPU kernels %s%n", Devices.describe(),
         threads, Devices.oneDnn() ? "on" : "off");
     return new Loaded(new RunConfigs(configs, reg), ds);
   }

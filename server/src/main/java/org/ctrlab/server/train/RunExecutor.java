@@ -13,7 +13,7 @@ public final class RunExecutor {
 
   public static ModelConfig modelConfig(ResolvedConfig c, int threads) {
     return new ModelConfig(c.getBackbone(), RunConfigs.hyper(c), c.getHead(), c.getAggregation(),
-        c.getRatingWeight(), c.getEmbeddingSize(), c.getWeightDecay(), c.getSeed(), threads);
+        c.getRatingWeight(), c.getEmbeddingSize(), c.getWeightDecay(), c.getSeed(), threads, c.getBf16());
   }
 
   public static Trainer.Settings settings(ResolvedConfig c) {

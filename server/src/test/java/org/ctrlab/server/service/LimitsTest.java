@@ -224,4 +224,23 @@ class LimitsTest {
       assertEquals(1.0, JobsServiceTest.get(f, next).getResolved().getMaxHours(), "the server's limit by default");
     }
   }
+
+  @Test
+  void bf16IsRefusedWhereTheHardwareHasNoneAndTrainsWhereItHas() throws Exception {
+    try (Fixture f = new Fixture(tmp)) {
+      String can = org.ctrlab.server.Devices.bf16();
+      assertEquals(can, f.stub.getServerInfo(org.ctrlab.api.v1.ServerInfoRequest.getDefaultInstance()).getBf16());
+      if (can.isEmpty()) {
+        String m = message(Status.Code.INVALID_ARGUMENT, () -> f.stub.train(Fixture.quick().setBf16(true).build()));
+        assertTrue(m.startsWith("bf16: this server's CPU has neither AVX512_BF16 nor AMX")
+            || m.startsWith("bf16: TensorFlow's oneDNN kernels are off here"), m);
+      } else {
+        String id = f.stub.train(Fixture.quick().setBf16(true).build()).getRunId();
+        org.ctrlab.api.v1.Run r = JobsServiceTest.awaitEnd(f, id);
+        assertEquals(RunState.SUCCEEDED, r.getState(), r.getMessage());
+        assertTrue(r.getResolved().getBf16());
+        assertTrue(r.getTest().getAuc() > 0.55, "a bf16 run learns the planted signal: " + r.getTest().getAuc());
+      }
+    }
+  }
 }
