@@ -34,9 +34,13 @@ function fill(node, ...kids) {
 
 // The page's content setter for a view started now: once another view has started, it does nothing (an answer
 // still in flight when the reader moved on must not draw over the new view).
-function view() {
-  const mine = gen;
+function view(mine) {
   return (...kids) => { if (mine === gen) fill(main, ...kids); };
+}
+
+// A number for a chart, or null: the API writes a non-number (a NaN AUC) as the string "NaN".
+function val(v) {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
 function num(x, digits) {
@@ -54,9 +58,26 @@ function stateTag(s) {
   return el("span", { class: "state " + s }, s);
 }
 
-function every(ms, fn) {
-  const tick = () => { if (!document.hidden) fn(); };
-  timers.push(setInterval(tick, ms));
+// Runs fn every ms while view `mine` is the current one: the next call is scheduled when the last has finished (no
+// two overlap), nothing is asked while the tab is hidden, a refused token leads to the sign-in, and any other failure
+// is shown above the page while the polls go on (a server restart ends it).
+function every(ms, fn, mine) {
+  const tick = async () => {
+    if (mine !== gen) return;
+    try {
+      if (!document.hidden) await fn();
+      const note = document.getElementById("poll-error");
+      if (note) note.remove();
+    } catch (e) {
+      if (mine !== gen) return;
+      if (e instanceof Unauthorized) { signIn("The server no longer takes this token: " + e.message); return; }
+      const note = document.getElementById("poll-error") || main.insertBefore(el("p", { class: "error",
+        id: "poll-error" }), main.firstChild);
+      note.textContent = "Could not refresh (" + e.message + "); trying again.";
+    }
+    if (mine === gen) timers.push(setTimeout(tick, ms));
+  };
+  timers.push(setTimeout(tick, ms));
 }
 
 function hashQuery() {
@@ -172,13 +193,13 @@ function cell(col, v) {
   if (col.endsWith("_ms")) return el("td", {}, when(v));
   if (col === "valid_auc" || col === "test_auc" || col === "test_logloss") return el("td", { class: "num" }, num(v));
   if (col === "seconds_per_epoch") return el("td", { class: "num" }, num(v, 2));
-  if (col === "tags") return el("td", {}, v);
+  if (col === "tags") return el("td", {}, (v || []).join(", "));
   if (NUMERIC.has(col)) return el("td", { class: "num" }, v === null ? "–" : v);
   return el("td", { title: v || "" }, v === null ? "–" : String(v).slice(0, 60));
 }
 
-async function runsView() {
-  const show = view();
+async function runsView(mine) {
+  const show = view(mine);
   const q = hashQuery();
   const params = new URLSearchParams();
   for (const f of FILTERS.concat(["sort", "order", "offset", "limit"])) if (q.get(f)) params.set(f, q.get(f));
@@ -236,7 +257,7 @@ async function runsView() {
     onclick: () => { location.hash = "#/compare/" + [...selected].join(","); } }, "Compare " + selected.size);
 
   const offset = data.offset;
-  const limit = Number(q.get("limit") || 100);
+  const limit = Math.min(Number(q.get("limit") || 100), 1000); // the server's largest page
   const exportAs = async (format) => {
     const p = new URLSearchParams(params);
     p.delete("offset"); p.delete("limit"); p.set("format", format);
@@ -267,8 +288,8 @@ async function runsView() {
 
 // ---- one run, live --------------------------------------------------------------------------------------------
 
-async function runView(id) {
-  const show = view();
+async function runView(id, mine) {
+  const show = view(mine);
   const first = await api("runs/" + id);
   const run = first.run;
   const rating = run.resolved.head === "RATING";
@@ -287,9 +308,9 @@ async function runView(id) {
   let last = 0;
   const add = (epochs) => {
     for (const e of epochs) {
-      cols.x.push(e.epoch); cols.loss.push(e.train_loss ?? null); cols.bce.push(e.bce_loss ?? null);
-      cols.ce.push(e.ce_loss ?? null); cols.reg.push(e.regularizer ?? null);
-      cols.auc.push(e.valid_auc ?? null); cols.ll.push(e.valid_logloss ?? null);
+      cols.x.push(e.epoch); cols.loss.push(val(e.train_loss)); cols.bce.push(val(e.bce_loss));
+      cols.ce.push(val(e.ce_loss)); cols.reg.push(val(e.regularizer));
+      cols.auc.push(val(e.valid_auc)); cols.ll.push(val(e.valid_logloss));
       last = Math.max(last, e.epoch);
     }
     const lossData = [cols.x, cols.loss, cols.bce].concat(rating ? [cols.ce] : []).concat(withReg ? [cols.reg] : []);
@@ -365,23 +386,22 @@ async function runView(id) {
       if (u.epochs.length) add(u.epochs);
       setStatus(u.state, u.progress, u.queue_position, u.message);
       await loadEvents();
-      if (u.state !== "QUEUED" && u.state !== "RUNNING") {
-        stop();
+      if (u.state !== "QUEUED" && u.state !== "RUNNING" && mine === gen) {
         route(); // the final record: test metrics, times
       }
-    });
+    }, mine);
   }
 }
 
 // ---- compare --------------------------------------------------------------------------------------------------
 
-async function compareView(ids) {
-  const show = view();
+async function compareView(ids, mine) {
+  const show = view(mine);
   const c = await api("compare?ids=" + encodeURIComponent(ids));
   const labels = c.runs.map((r) => r.run_id + " " + r.row.head + (r.row.rating_weight !== null ? " λr="
     + r.row.rating_weight : "") + " s" + r.row.seed);
   const xs = [...new Set(c.runs.flatMap((r) => r.epochs.map((e) => e.epoch)))].sort((a, b) => a - b);
-  const column = (r, f) => xs.map((x) => { const e = r.epochs.find((e) => e.epoch === x); return e ? e[f] ?? null : null; });
+  const column = (r, f) => xs.map((x) => { const e = r.epochs.find((e) => e.epoch === x); return e ? val(e[f]) : null; });
   const auc = chart("Validation AUC", labels, { width: 620 });
   const ll = chart("Validation LogLoss", labels, { width: 620 });
   const loss = chart("Training BCE", labels, { width: 620 });
@@ -402,8 +422,8 @@ async function compareView(ids) {
 
 // ---- studies --------------------------------------------------------------------------------------------------
 
-async function studiesView() {
-  const show = view();
+async function studiesView(mine) {
+  const show = view(mine);
   const s = await api("studies?limit=200");
   show(el("h1", {}, "Studies"), s.studies.length === 0 ? el("p", { class: "muted" },
     "No studies yet: ctrlab study start, or ctrlab reproduce.") : el("table", { id: "studies" },
@@ -416,8 +436,8 @@ async function studiesView() {
       el("td", {}, when(x.created_unix_ms)))))));
 }
 
-async function studyView(id) {
-  const show = view();
+async function studyView(id, mine) {
+  const show = view(mine);
   const d = await api("studies/" + id);
   const st = d.study;
   const rows = el("table", { id: "study-rows" },
@@ -467,13 +487,13 @@ async function studyView(id) {
     el("h2", {}, "Rows: test metrics over seeds"), rows,
     el("h2", {}, "Paired by seed: RATING − BINARY test AUC (the server's Student-t interval)"), comps,
     el("h2", {}, "Curves"), charts);
-  if (!st.finished) every(5000, () => route());
+  if (!st.finished) every(5000, async () => { if (mine === gen) route(); }, mine);
 }
 
 // ---- the box --------------------------------------------------------------------------------------------------
 
-async function boxView() {
-  const show = view();
+async function boxView(mine) {
+  const show = view(mine);
   const render = (b) => {
     show(el("h1", {}, "The box"),
       el("dl", { class: "kv", id: "box" }, ...[["device", b.device], ["ctrlab", b.version],
@@ -501,19 +521,20 @@ async function boxView() {
       b.hidden_queued ? el("p", { class: "muted" }, b.hidden_queued + " queued run(s) of other users") : null);
   };
   render(await api("box"));
-  every(BOX_POLL_MS, async () => render(await api("box")));
+  every(BOX_POLL_MS, async () => render(await api("box")), mine);
 }
 
 // ---- routing --------------------------------------------------------------------------------------------------
 
 function stop() {
-  timers.forEach(clearInterval);
+  timers.forEach(clearTimeout);
   timers = [];
   gen++;
 }
 
 async function route() {
   stop();
+  const mine = gen;
   const h = location.hash.slice(1) || "/runs";
   const path = h.split("?")[0].split("/").filter(Boolean);
   document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active",
@@ -524,13 +545,15 @@ async function route() {
       fill(document.getElementById("who"), me.user + (me.admin ? " (admin)" : ""),
         me.auth_required ? el("button", { style: "margin-left:8px", onclick: signOut }, "Sign out") : "");
     }
-    if (path[0] === "run" && path[1]) await runView(path[1]);
-    else if (path[0] === "compare" && path[1]) await compareView(path[1]);
-    else if (path[0] === "studies") await studiesView();
-    else if (path[0] === "study" && path[1]) await studyView(path[1]);
-    else if (path[0] === "box") await boxView();
-    else await runsView();
+    if (mine !== gen) return;
+    if (path[0] === "run" && path[1]) await runView(path[1], mine);
+    else if (path[0] === "compare" && path[1]) await compareView(path[1], mine);
+    else if (path[0] === "studies") await studiesView(mine);
+    else if (path[0] === "study" && path[1]) await studyView(path[1], mine);
+    else if (path[0] === "box") await boxView(mine);
+    else await runsView(mine);
   } catch (e) {
+    if (mine !== gen) return; // another view has started since
     if (e instanceof Unauthorized) {
       signIn(sessionStorage.getItem(TOKEN_KEY) ? "That token was refused: " + e.message : null);
     } else {

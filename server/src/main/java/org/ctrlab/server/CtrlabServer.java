@@ -156,7 +156,7 @@ public final class CtrlabServer implements AutoCloseable {
       }
       server = b.build();
       if (o.httpPort() >= 0) {
-        org.ctrlab.server.web.WebApi api = new org.ctrlab.server.web.WebApi(auth, runs,
+        org.ctrlab.server.web.WebApi api = new org.ctrlab.server.web.WebApi(auth, o.host(), runs,
             new org.ctrlab.server.service.RunTable(runs, store), studies,
             new org.ctrlab.server.service.BoxView(store, supervisor, runs, CtrlabService.VERSION, device), analysis);
         web = new org.ctrlab.server.web.WebServer(o.host(), o.httpPort(), !tls ? null

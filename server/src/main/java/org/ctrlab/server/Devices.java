@@ -71,8 +71,15 @@ public final class Devices {
    * oneDNN on and a CPU with AVX512_BF16 or AMX (on any other CPU it silently leaves the graph in float32).
    */
   public static String bf16() {
-    return bf16(cpuFlags(), oneDnn());
+    String v = bf16;
+    if (v == null) {
+      v = bf16(cpuFlags(), oneDnn());
+      bf16 = v;
+    }
+    return v;
   }
+
+  private static volatile String bf16; // neither the CPU nor the environment changes while the process runs
 
   /** {@link #bf16()} for given CPU flags and oneDNN setting. */
   static String bf16(List<String> flags, boolean oneDnn) {

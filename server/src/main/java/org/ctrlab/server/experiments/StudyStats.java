@@ -23,12 +23,8 @@ public final class StudyStats {
   private record Cell(String backbone, Head head, double ratingWeight) {}
 
   public static List<StudyRow> rows(List<Run> runs) {
-    Map<Cell, List<Run>> cells = new LinkedHashMap<>();
-    for (Run r : runs) {
-      cells.computeIfAbsent(cell(r.getResolved()), k -> new ArrayList<>()).add(r);
-    }
     List<StudyRow> out = new ArrayList<>();
-    for (Map.Entry<Cell, List<Run>> e : cells.entrySet()) {
+    for (Map.Entry<Cell, List<Run>> e : cells(runs).entrySet()) {
       List<Run> done = e.getValue().stream().filter(r -> r.getState() == RunState.SUCCEEDED).toList();
       double[] auc = done.stream().mapToDouble(r -> r.getTest().getAuc()).toArray();
       double[] ll = done.stream().mapToDouble(r -> r.getTest().getLogloss()).toArray();
@@ -81,12 +77,8 @@ public final class StudyStats {
    * shows.
    */
   public static List<Curve> curves(List<Run> runs) {
-    Map<Cell, List<Run>> cells = new LinkedHashMap<>();
-    for (Run r : runs) {
-      cells.computeIfAbsent(cell(r.getResolved()), k -> new ArrayList<>()).add(r);
-    }
     List<Curve> out = new ArrayList<>();
-    for (Map.Entry<Cell, List<Run>> e : cells.entrySet()) {
+    for (Map.Entry<Cell, List<Run>> e : cells(runs).entrySet()) {
       int epochs = e.getValue().stream().mapToInt(Run::getEpochsCount).max().orElse(0);
       List<CurvePoint> points = new ArrayList<>();
       for (int i = 0; i < epochs; i++) {
@@ -102,6 +94,15 @@ public final class StudyStats {
       out.add(new Curve(e.getKey().backbone(), e.getKey().head(), e.getKey().ratingWeight(), points));
     }
     return out;
+  }
+
+  /** The runs of each (backbone, head, rating weight) cell, cells in the order their first run comes. */
+  private static Map<Cell, List<Run>> cells(List<Run> runs) {
+    Map<Cell, List<Run>> cells = new LinkedHashMap<>();
+    for (Run r : runs) {
+      cells.computeIfAbsent(cell(r.getResolved()), k -> new ArrayList<>()).add(r);
+    }
+    return cells;
   }
 
   private static Cell cell(ResolvedConfig c) {

@@ -105,6 +105,11 @@ public final class Worker {
     }
     try {
       ResolvedConfig c = run.getResolved();
+      if (c.getBf16() && org.ctrlab.server.Devices.bf16().isEmpty()) {
+        // The server checked its own CPU; a worker on another node (a cluster) may not have the same.
+        throw new RunFailure("bf16: " + org.ctrlab.server.Devices.noBf16Reason().replace("this server's",
+            "the CPU of " + LocalLauncher.hostName() + ",") + "; run it in float32");
+      }
       Dataset ds = datasets.load(c.getDataset());
       long tData = System.nanoTime();
       Path dir = dir(runDir, runId);

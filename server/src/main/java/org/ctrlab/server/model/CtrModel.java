@@ -274,9 +274,18 @@ public final class CtrModel implements AutoCloseable {
    * the backbone: the floor no implementation of this model on TensorFlow can go under.
    */
   public List<Product> trainProducts(BatchFeeder batch) {
+    return products(List.of(trainOp.op(), loss.op(), gradNorms.op(), lossParts.op()), batch);
+  }
+
+  /** Every matrix product the evaluation pass (click probabilities, no dropout) runs on a batch, as above. */
+  public List<Product> evalProducts(BatchFeeder batch) {
+    return products(List.of(prob.op()), batch);
+  }
+
+  private List<Product> products(List<org.tensorflow.Operation> roots, BatchFeeder batch) {
     java.util.Set<org.tensorflow.GraphOperation> seen = new java.util.HashSet<>();
     java.util.ArrayDeque<org.tensorflow.GraphOperation> todo = new java.util.ArrayDeque<>();
-    for (org.tensorflow.Operation root : List.of(trainOp.op(), loss.op(), gradNorms.op(), lossParts.op())) {
+    for (org.tensorflow.Operation root : roots) {
       todo.add((org.tensorflow.GraphOperation) root);
     }
     List<org.tensorflow.GraphOperation> products = new ArrayList<>();

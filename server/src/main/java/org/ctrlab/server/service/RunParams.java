@@ -32,6 +32,9 @@ public final class RunParams {
     m.put("batch_size", Integer.toString(c.getBatchSize()));
     m.put("max_epochs", Integer.toString(c.getMaxEpochs()));
     m.put("patience", Integer.toString(c.getPatience()));
+    m.put("eval_batch_size", Integer.toString(c.getEvalBatchSize()));
+    m.put("max_hours", num(c.getMaxHours()));
+    m.put("bf16", Boolean.toString(c.getBf16()));
     new TreeMap<>(c.getHyperparametersMap()).forEach((k, v) -> m.put("hp." + k, value(v)));
     return m;
   }

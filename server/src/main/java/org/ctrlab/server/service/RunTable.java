@@ -170,7 +170,8 @@ public final class RunTable {
         done && r.hasTest() ? r.getTest().getAuc() : null, done && r.hasTest() ? r.getTest().getLogloss() : null,
         r.getSecondsPerEpoch() > 0 ? r.getSecondsPerEpoch() : null, r.getCreatedUnixMs(),
         r.getStartedUnixMs() > 0 ? r.getStartedUnixMs() : null, r.getFinishedUnixMs() > 0 ? r.getFinishedUnixMs()
-            : null, r.getAttempt(), r.getMessage());
+            : null, r.getAttempt(), r.getMessage().length() <= 300 ? r.getMessage()
+                : r.getMessage().substring(0, 300) + "…");
   }
 
   /** A running run's best validation AUC so far. */

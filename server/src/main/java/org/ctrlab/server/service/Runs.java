@@ -197,6 +197,11 @@ public final class Runs {
     return withPosition(r);
   }
 
+  /** As {@link #get(String, Caller)}, within maxBytes (long texts cut short, then the epochs left out). */
+  public Run get(String runId, Caller caller, int maxBytes) throws SQLException {
+    return Views.fit(get(runId, caller), maxBytes);
+  }
+
   private static final String OWN_ONLY = "this server shows each user only their own runs (--visibility own)";
 
   /**

@@ -59,21 +59,25 @@ public final class Bench implements Callable<Integer> {
 
   /** One backbone and head, measured: its epoch against the floor of its own matrix products, and its evaluation. */
   record Row(String backbone, String head, double testAuc, double testLogloss, double secondsPerEpoch,
-      double floorSecondsPerEpoch, double floorRatio, double evalSeconds, double ratingOverBinary, int epochs,
-      int bestEpoch, int products, double gflopPerStep) {}
+      double floorSecondsPerEpoch, double floorRatio, double evalSeconds, double evalFloorSeconds,
+      double ratingOverBinary, int epochs, int bestEpoch, int products, double gflopPerStep) {}
 
   @Override
   public Integer call() {
+    if (bf16 && org.ctrlab.server.Devices.bf16().isEmpty()) {
+      System.err.println("bench: --bf16: " + org.ctrlab.server.Devices.noBf16Reason());
+      return 2;
+    }
     RunOptions.Loaded in = options.load();
     RunConfigs rc = in.configs();
     Dataset ds = in.dataset();
     if (!json) {
-      System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %8s %6s %7s %6s %6s %5s%n", "backbone", "head", "testAUC",
-          "logloss", "s/epoch", "floor", "xfloor", "eval s", "R/B", "epochs", "best");
+      System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %8s %6s %7s %7s %6s %6s %5s%n", "backbone", "head",
+          "testAUC", "logloss", "s/epoch", "floor", "xfloor", "eval s", "floor", "R/B", "epochs", "best");
       System.out.println("(s/epoch: mean training-pass seconds of epochs 2.. (epoch 1 if only one); floor: the same"
           + " epoch's matrix products alone, forward and gradients, read off this model's graph and timed on the same"
-          + " threads; xfloor: s/epoch over floor; eval s: the test split's evaluation, best of 3; R/B: RATING over"
-          + " BINARY s/epoch in this process)");
+          + " threads; xfloor: s/epoch over floor; eval s: the test split's evaluation, best of 3, and the floor of its"
+          + " products; R/B: RATING over BINARY s/epoch in this process)");
     }
     List<Row> rows = new ArrayList<>();
     for (String bb : options.backbones) {
@@ -102,9 +106,11 @@ public final class Bench implements Callable<Integer> {
             binarySeconds = sec;
           }
           DataSplit split = DataSplit.of(ds.rows, c.getSeed());
-          List<CtrModel.Product> products = products(m, ds, split.train, c.getBatchSize());
+          List<CtrModel.Product> products = products(m, ds, split.train, c.getBatchSize(), true);
           double floorMs = ProductFloor.millis(products, options.threads, floorSteps);
           double floor = floorMs / 1000 * split.train.length / c.getBatchSize();
+          double evalFloor = ProductFloor.millis(products(m, ds, split.test, c.getEvalBatchSize(), false),
+              options.threads, floorSteps) / 1000 * split.test.length / c.getEvalBatchSize();
           double eval = Double.MAX_VALUE;
           for (int i = 0; i < 3; i++) {
             long t0 = System.nanoTime();
@@ -112,13 +118,13 @@ public final class Bench implements Callable<Integer> {
             eval = Math.min(eval, (System.nanoTime() - t0) / 1e9);
           }
           Row row = new Row(bb, h.name(), o.test().auc(), o.test().logloss(), sec, floor, sec / floor, eval,
-              h == Head.BINARY || Double.isNaN(binarySeconds) ? 1 : sec / binarySeconds, o.epochs().size(),
-              o.bestEpoch(), products.size(), products.stream().mapToDouble(CtrModel.Product::flops).sum() / 1e9);
+              evalFloor, h == Head.BINARY || Double.isNaN(binarySeconds) ? 1 : sec / binarySeconds,
+              o.epochs().size(), o.bestEpoch(), products.size(), products.stream().mapToDouble(CtrModel.Product::flops).sum() / 1e9);
           rows.add(row);
           if (!json) {
-            System.out.printf(Locale.ROOT, "%-9s %-7s %8.4f %8.4f %8.2f %8.2f %6.2f %7.3f %6.3f %6d %5d%n", bb, h,
-                row.testAuc(), row.testLogloss(), sec, floor, row.floorRatio(), eval, row.ratingOverBinary(),
-                row.epochs(), row.bestEpoch());
+            System.out.printf(Locale.ROOT, "%-9s %-7s %8.4f %8.4f %8.2f %8.2f %6.2f %7.3f %7.3f %6.3f %6d %5d%n", bb,
+                h, row.testAuc(), row.testLogloss(), sec, floor, row.floorRatio(), eval, evalFloor,
+                row.ratingOverBinary(), row.epochs(), row.bestEpoch());
             if (verbose) {
               System.out.printf(Locale.ROOT, "  %d matrix products, %.2f GFLOP per step:%n", products.size(),
                   row.gflopPerStep());
@@ -144,13 +150,13 @@ public final class Bench implements Callable<Integer> {
     return 0;
   }
 
-  /** The model's matrix products on one training batch of the split's first rows. */
-  private static List<CtrModel.Product> products(CtrModel m, Dataset ds, int[] train, int batch) {
-    int[] rows = java.util.Arrays.copyOf(train, Math.min(batch, train.length));
+  /** The model's matrix products on one batch of the split's first rows: of a training step, or of evaluation. */
+  private static List<CtrModel.Product> products(CtrModel m, Dataset ds, int[] split, int batch, boolean train) {
+    int[] rows = java.util.Arrays.copyOf(split, Math.min(batch, split.length));
     var feeder = new org.ctrlab.server.model.BatchFeeder(ds, rows.length);
     try {
       feeder.fill(rows, 0, rows.length);
-      return m.trainProducts(feeder);
+      return train ? m.trainProducts(feeder) : m.evalProducts(feeder);
     } finally {
       feeder.close();
     }

@@ -39,8 +39,11 @@ final class StaticFiles implements HttpHandler {
       if (body == null) {
         byte[] msg = "not found\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
         x.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
-        x.sendResponseHeaders(404, msg.length);
-        x.getResponseBody().write(msg);
+        boolean head = method.equals("HEAD");
+        x.sendResponseHeaders(404, head ? -1 : msg.length);
+        if (!head) {
+          x.getResponseBody().write(msg);
+        }
         return;
       }
       x.getResponseHeaders().set("Content-Type", f.type());

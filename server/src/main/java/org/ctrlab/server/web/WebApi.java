@@ -51,6 +51,8 @@ public final class WebApi implements HttpHandler {
   static final int MAX_COMPARE = 20;
   /** The most events one answer holds. */
   static final int MAX_EVENTS = 1000;
+  /** The most bytes of one run record in an answer (a record past it loses its long texts, then its epochs). */
+  static final int MAX_RUN_BYTES = 4 << 20;
 
   private static final JsonFormat.Printer PROTO = JsonFormat.printer().preservingProtoFieldNames()
       .omittingInsignificantWhitespace();
@@ -59,14 +61,23 @@ public final class WebApi implements HttpHandler {
       .registerTypeAdapter(double.class, new FiniteOrNull()).create();
 
   private final Auth auth;
+  private final java.util.Set<String> hosts;
   private final Runs runs;
   private final RunTable table;
   private final Studies studies;
   private final BoxView box;
   private final Analysis analysis;
 
-  public WebApi(Auth auth, Runs runs, RunTable table, Studies studies, BoxView box, Analysis analysis) {
+  /**
+   * @param host the address the server listens on: without tokens, a request must name it (or loopback) in its Host
+   *     header, so that a web page elsewhere cannot reach the API through a name it points at this machine (DNS
+   *     rebinding)
+   */
+  public WebApi(Auth auth, String host, Runs runs, RunTable table, Studies studies, BoxView box, Analysis analysis) {
     this.auth = auth;
+    java.util.Set<String> names = new java.util.HashSet<>(java.util.List.of("localhost", "127.0.0.1", "[::1]"));
+    names.add(host.toLowerCase(java.util.Locale.ROOT));
+    this.hosts = java.util.Set.copyOf(names);
     this.runs = runs;
     this.table = table;
     this.studies = studies;
@@ -117,6 +128,10 @@ public final class WebApi implements HttpHandler {
       x.getResponseHeaders().set("Allow", "GET, HEAD");
       return Answer.error(405, "the dashboard's API only reads: use GET (changes go through ctrlab or the gRPC API)");
     }
+    if (!auth.required() && !hosts.contains(hostOf(x.getRequestHeaders().getFirst("Host")))) {
+      return Answer.error(403, "without tokens this server answers only requests addressed to it by its own name"
+          + " (localhost or --host): give --tokens to serve the dashboard under other names");
+    }
     Optional<Caller> caller = auth.authenticate(x.getRequestHeaders().getFirst("Authorization"));
     if (caller.isEmpty()) {
       return Answer.error(401, "this server needs a token: send 'Authorization: Bearer TOKEN' (the page asks for"
@@ -137,8 +152,22 @@ public final class WebApi implements HttpHandler {
       return Answer.error(409, e.getMessage());
     } catch (Exception e) {
       LOG.warn("dashboard API call failed: {}", x.getRequestURI().getPath(), e);
-      return Answer.error(500, "the server failed to answer: " + e);
+      return Answer.error(500, "the server failed to answer this request (its log says why)");
     }
+  }
+
+  /** The host name of a Host header, without its port, lower case ("" when absent). */
+  static String hostOf(String header) {
+    if (header == null) {
+      return "";
+    }
+    String h = header.strip().toLowerCase(java.util.Locale.ROOT);
+    if (h.startsWith("[")) {
+      int end = h.indexOf(']');
+      return end < 0 ? h : h.substring(0, end + 1);
+    }
+    int colon = h.indexOf(':');
+    return colon < 0 ? h : h.substring(0, colon);
   }
 
   private Answer route(String path, Map<String, String> q, Caller caller) throws Exception {
@@ -236,7 +265,7 @@ public final class WebApi implements HttpHandler {
   }
 
   private Answer run(String id, Caller caller) throws Exception {
-    Run r = runs.get(id, caller);
+    Run r = runs.get(id, caller, MAX_RUN_BYTES);
     JsonObject o = new JsonObject();
     o.add("run", proto(r));
     o.add("params", GSON.toJsonTree(RunParams.of(r)));
@@ -286,7 +315,7 @@ public final class WebApi implements HttpHandler {
     }
     List<Run> rs = new ArrayList<>();
     for (String id : list) {
-      rs.add(runs.get(id, caller));
+      rs.add(runs.get(id, caller, MAX_RUN_BYTES / 4));
     }
     List<Map<String, Object>> out = new ArrayList<>();
     for (Run r : rs) {

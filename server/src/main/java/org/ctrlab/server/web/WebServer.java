@@ -31,33 +31,50 @@ public final class WebServer implements AutoCloseable {
   private final ThreadPoolExecutor pool;
   private final boolean tls;
 
+  static {
+    // A connection that sends half a request (or half a TLS handshake) and stalls would hold a thread for ever:
+    // the JDK's server has no time limit unless told (seconds; read once, before its first server is created).
+    if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+      System.setProperty("sun.net.httpserver.maxReqTime", "20");
+    }
+    if (System.getProperty("sun.net.httpserver.maxRspTime") == null) {
+      System.setProperty("sun.net.httpserver.maxRspTime", "60");
+    }
+  }
+
   public WebServer(String host, int port, Tls tls, WebApi api) throws IOException {
     this.tls = tls != null;
     InetSocketAddress at = new InetSocketAddress(host, port);
-    if (tls == null) {
-      http = HttpServer.create(at, 64);
-    } else {
-      HttpsServer s = HttpsServer.create(at, 64);
-      SSLContext ssl = sslContext(tls);
-      boolean clientCerts = tls.clientCa() != null;
-      s.setHttpsConfigurator(new HttpsConfigurator(ssl) {
-        @Override
-        public void configure(HttpsParameters p) {
-          javax.net.ssl.SSLParameters params = ssl.getDefaultSSLParameters();
-          params.setNeedClientAuth(clientCerts);
-          p.setSSLParameters(params);
-        }
-      });
-      http = s;
+    try {
+      http = tls == null ? HttpServer.create(at, 64) : https(at, tls);
+    } catch (java.net.BindException e) {
+      throw new java.io.IOException("the dashboard's port " + host + ":" + port + " is in use (" + e.getMessage()
+          + "): give another --http-port, or -1 for no dashboard", e);
     }
-    pool = new ThreadPoolExecutor(2, 4, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(64), r -> {
+    pool = new ThreadPoolExecutor(4, 4, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(64), r -> {
       Thread t = new Thread(r, "ctrlab-web");
       t.setDaemon(true);
       return t;
     });
+    pool.allowCoreThreadTimeOut(true);
     http.setExecutor(pool);
     http.createContext("/api/", api);
     http.createContext("/", new StaticFiles());
+  }
+
+  private static HttpServer https(InetSocketAddress at, Tls tls) throws IOException {
+    HttpsServer s = HttpsServer.create(at, 64);
+    SSLContext ssl = sslContext(tls);
+    boolean clientCerts = tls.clientCa() != null;
+    s.setHttpsConfigurator(new HttpsConfigurator(ssl) {
+      @Override
+      public void configure(HttpsParameters p) {
+        javax.net.ssl.SSLParameters params = ssl.getDefaultSSLParameters();
+        params.setNeedClientAuth(clientCerts);
+        p.setSSLParameters(params);
+      }
+    });
+    return s;
   }
 
   /** A JDK SSLContext from the same PEM files the gRPC server reads (Netty parses them). */

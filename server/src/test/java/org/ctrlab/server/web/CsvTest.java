@@ -23,4 +23,13 @@ class CsvTest {
     assertEquals(Map.of(), WebApi.query(null));
     assertThrows(IllegalArgumentException.class, () -> WebApi.query("a=1&".repeat(40)));
   }
+
+  @Test
+  void theHostHeaderIsReadWithoutItsPort() {
+    assertEquals("localhost", WebApi.hostOf("LocalHost:8080"));
+    assertEquals("127.0.0.1", WebApi.hostOf("127.0.0.1"));
+    assertEquals("[::1]", WebApi.hostOf("[::1]:8080"));
+    assertEquals("evil.example", WebApi.hostOf("evil.example:8080"));
+    assertEquals("", WebApi.hostOf(null));
+  }
 }

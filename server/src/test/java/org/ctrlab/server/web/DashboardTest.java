@@ -174,6 +174,36 @@ class DashboardTest {
     assertEquals(200, get("/static/uplot/LICENSE", null).statusCode());
   }
 
+  /** A raw HTTP/1.1 GET with the given Host header (Java's client will not send a Host of one's choosing). */
+  static String rawGet(int port, String host, String path) throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(20_000);
+      s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+  }
+
+  @Test
+  void withoutTokensOnlyRequestsNamingThisServerAreAnswered() throws Exception {
+    // A web page elsewhere may point a name of its own at 127.0.0.1 (DNS rebinding): its requests carry that name.
+    try (Fixture open = new Fixture(tmp.resolve("open"), null, Map.of(), o -> o.httpPort(0))) {
+      int port = open.server.httpPort();
+      String evil = rawGet(port, "evil.example:" + port, "/api/runs");
+      assertTrue(evil.startsWith("HTTP/1.1 403"), evil);
+      assertFalse(evil.contains("run_id"), evil);
+      assertTrue(rawGet(port, "localhost:" + port, "/api/me").startsWith("HTTP/1.1 200"));
+      assertTrue(rawGet(port, "127.0.0.1:" + port, "/api/runs").startsWith("HTTP/1.1 200"));
+      // A half-sent request does not hold the page: the next one is answered at once.
+      try (java.net.Socket stalled = new java.net.Socket("127.0.0.1", port)) {
+        stalled.getOutputStream().write("GET /api/me HTTP/1.1\r\nHo".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        for (int i = 0; i < 6; i++) {
+          assertTrue(rawGet(port, "localhost", "/api/me").startsWith("HTTP/1.1 200"));
+        }
+      }
+    }
+  }
+
   @Test
   void thePageInARealBrowser() throws Exception {
     awaitStudy();
