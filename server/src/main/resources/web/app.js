@@ -511,6 +511,7 @@ async function boxView(mine) {
           * s.batch / s.batches)}%` })) : "–"),
         el("td", {}, s.worker + (s.job_state ? " (" + s.job_state + ")" : "")), el("td", { class: "num" }, s.attempt),
         el("td", {}, when(s.started_ms)))))),
+      b.running.length === 0 && !b.hidden_running ? el("p", { class: "muted" }, "No run is training.") : null,
       b.hidden_running ? el("p", { class: "muted" }, b.hidden_running + " run(s) of other users") : null,
       el("h2", {}, "Queue, in the order the fair scheduler starts it"),
       el("table", { id: "queue" }, el("thead", {}, el("tr", {}, ["#", "run", "owner", "name", "backbone", "head",
@@ -518,6 +519,7 @@ async function boxView(mine) {
       el("tbody", {}, b.queue.map((e) => el("tr", {}, el("td", { class: "num" }, e.position + 1),
         el("td", {}, runLink(e.run_id)), el("td", {}, e.owner), el("td", {}, e.name), el("td", {}, e.backbone),
         el("td", {}, e.head), el("td", {}, when(e.created_ms)))))),
+      b.queue.length === 0 && !b.hidden_queued ? el("p", { class: "muted" }, "Nothing is queued.") : null,
       b.hidden_queued ? el("p", { class: "muted" }, b.hidden_queued + " queued run(s) of other users") : null);
   };
   render(await api("box"));

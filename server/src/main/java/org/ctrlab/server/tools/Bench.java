@@ -47,6 +47,9 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--profile", description = "Print the time per TensorFlow op type of one traced training step.")
   boolean profile;
 
+  @Option(names = "--eval-batch-size", description = "Rows per evaluation batch (default: the config's).")
+  Integer evalBatchSize;
+
   @Option(names = "--bf16", description = "Train in bfloat16 with float32 master weights (where the CPU has it).")
   boolean bf16;
 
@@ -83,7 +86,11 @@ public final class Bench implements Callable<Integer> {
     for (String bb : options.backbones) {
       double binarySeconds = Double.NaN;
       for (Head h : heads) {
-        ResolvedConfig c = options.resolve(rc, ds.name, bb, h, epochs, seed).toBuilder().setBf16(bf16).build();
+        ResolvedConfig.Builder cb = options.resolve(rc, ds.name, bb, h, epochs, seed).toBuilder().setBf16(bf16);
+        if (evalBatchSize != null) {
+          cb.setEvalBatchSize(evalBatchSize);
+        }
+        ResolvedConfig c = cb.build();
         List<EpochResult> log = new ArrayList<>();
         try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, options.threads), ds)) {
           if (profile) {
