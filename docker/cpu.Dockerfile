@@ -26,5 +26,5 @@ COPY --from=build /src/client-java/target/ctrlab-cli.jar /opt/ctrlab/ctrlab-cli.
 COPY docker/bin/ /usr/local/bin/
 USER ctrlab
 VOLUME ["/runs"]
-EXPOSE 50051 9464
+EXPOSE 50051 8080 9464
 ENTRYPOINT ["ctrlab-server", "--host", "0.0.0.0", "--run-dir", "/runs", "--data-dir", "/data"]
