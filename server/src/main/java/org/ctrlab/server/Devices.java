@@ -119,18 +119,10 @@ public final class Devices {
     if (v != null && !v.isBlank()) {
       return v.equals("1") || v.equalsIgnoreCase("true");
     }
-    try {
-      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("flags")) {
-          List<String> flags = List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
-          return java.util.stream.Stream.of("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8",
-              "amx_bf16").anyMatch(flags::contains);
-        }
-      }
-    } catch (java.io.IOException | RuntimeException e) {
-      // not Linux, or unreadable: TensorFlow's default elsewhere is off
-    }
-    return false;
+    // Without /proc/cpuinfo (not Linux) there are no flags, and TensorFlow's default elsewhere is off.
+    List<String> flags = cpuFlags();
+    return java.util.stream.Stream.of("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+        .anyMatch(flags::contains);
   }
 
   /** The device runs execute on: the first GPU if TensorFlow sees one, else the CPU, with the core count. */

@@ -47,11 +47,10 @@ public final class BoxView {
   }
 
   public Snapshot snapshot(Caller caller) throws SQLException {
-    boolean all = runs.visibility() == Visibility.ALL || caller.admin();
     List<Slot> running = new ArrayList<>();
     int hiddenRunning = 0;
     for (Run r : store.inState(RunState.RUNNING)) {
-      if (!all && !caller.owns(r.getOwner())) {
+      if (!runs.mayRead(r.getOwner(), caller)) {
         hiddenRunning++;
         continue;
       }
@@ -74,7 +73,7 @@ public final class BoxView {
       if (r == null) {
         continue; // started or cancelled between the two reads
       }
-      if (!all && !caller.owns(r.getOwner())) {
+      if (!runs.mayRead(r.getOwner(), caller)) {
         hiddenQueued++;
         continue;
       }
@@ -83,7 +82,7 @@ public final class BoxView {
     }
     return new Snapshot(version, device, org.tensorflow.TensorFlow.version(), org.ctrlab.server.Devices.oneDnn(),
         org.ctrlab.server.Devices.bf16(), supervisor.settings().slots(), supervisor.busySlots(), running, hiddenRunning, queue, hiddenQueued,
-        all ? runs.runsByState() : Map.of(), runs.visibility().name().toLowerCase(java.util.Locale.ROOT),
+        runs.visibility() == Visibility.ALL || caller.admin() ? runs.runsByState() : Map.of(), runs.visibility().name().toLowerCase(java.util.Locale.ROOT),
         caller.user(), caller.admin());
   }
 }

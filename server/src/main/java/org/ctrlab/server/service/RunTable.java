@@ -147,7 +147,7 @@ public final class RunTable {
   private Map<String, String> studies(Caller caller) throws SQLException {
     Map<String, String> out = new HashMap<>();
     for (Study s : store.studies(1000)) {
-      if (runs.visibility() == Visibility.ALL || caller.owns(s.getOwner())) {
+      if (runs.mayRead(s.getOwner(), caller)) {
         s.getRunIdsList().forEach(id -> out.put(id, s.getStudyId()));
       }
     }

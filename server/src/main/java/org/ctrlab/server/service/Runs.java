@@ -202,6 +202,11 @@ public final class Runs {
     return Views.fit(get(runId, caller), maxBytes);
   }
 
+  /** Whether the caller may read what {@code owner} owns: anyone's under --visibility all, else their own. */
+  public boolean mayRead(String owner, Caller caller) {
+    return visibility == Visibility.ALL || caller.owns(owner);
+  }
+
   private static final String OWN_ONLY = "this server shows each user only their own runs (--visibility own)";
 
   /**
@@ -209,7 +214,7 @@ public final class Runs {
    * whose it is: under --visibility own, who owns what is itself private.
    */
   void checkRead(String what, String owner, Caller caller) {
-    if (visibility == Visibility.OWN && !caller.owns(owner)) {
+    if (!mayRead(owner, caller)) {
       throw Refusal.permission(what + " is another user's; " + OWN_ONLY);
     }
   }

@@ -4,13 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.tensorflow.Graph;
-import org.tensorflow.Operand;
-import org.tensorflow.Session;
-import org.tensorflow.op.Ops;
-import org.tensorflow.op.linalg.MatMul;
-import org.tensorflow.proto.ConfigProto;
-import org.tensorflow.types.TFloat32;
+import org.ctrlab.server.model.CtrModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -39,46 +33,22 @@ public final class MatmulFloor implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      // One element of every product is fetched: grappler removes ops whose outputs nothing reads.
-      List<Operand<TFloat32>> corners = new ArrayList<>();
-      double flops = 0;
-      for (String l : layers) {
-        String[] io = l.split(":");
-        int in = Integer.parseInt(io[0].trim());
-        int out = Integer.parseInt(io[1].trim());
-        var x = tf.variable(tf.random.randomUniform(tf.constant(new int[] {batch, in}), TFloat32.class));
-        var w = tf.variable(tf.random.randomUniform(tf.constant(new int[] {in, out}), TFloat32.class));
-        var dy = tf.variable(tf.random.randomUniform(tf.constant(new int[] {batch, out}), TFloat32.class));
-        for (Operand<TFloat32> product : List.of(tf.linalg.matMul(x, w),
-            tf.linalg.matMul(dy, w, MatMul.transposeB(true)), tf.linalg.matMul(x, dy, MatMul.transposeA(true)))) {
-          corners.add(tf.slice(product, tf.constant(new int[] {0, 0}), tf.constant(new int[] {1, 1})));
-        }
-        flops += 3 * 2.0 * batch * in * out;
-      }
-      Operand<TFloat32> all = tf.math.addN(corners);
-      ConfigProto cp = ConfigProto.newBuilder().setIntraOpParallelismThreads(threads)
-          .setInterOpParallelismThreads(threads).build();
-      try (Session s = new Session(g, cp)) {
-        s.initialize();
-        for (int i = 0; i < 10; i++) {
-          s.runner().fetch(all).run().close();
-        }
-        double best = Double.MAX_VALUE;
-        for (int rep = 0; rep < 5; rep++) {
-          long t0 = System.nanoTime();
-          for (int i = 0; i < 20; i++) {
-            s.runner().fetch(all).run().close();
-          }
-          best = Math.min(best, (System.nanoTime() - t0) / 1e6 / 20);
-        }
-        System.out.printf(Locale.ROOT, "oneDNN CPU kernels %s, %d threads%n",
-            org.ctrlab.server.Devices.oneDnn() ? "on" : "off", threads);
-        System.out.printf(Locale.ROOT, "%.1f GFLOP per step in %.2f ms (best of 5 x 20 steps, %.0f GFLOPS): %.2f s"
-            + " per %d-step epoch%n", flops / 1e9, best, flops / best / 1e6, best * steps / 1000, steps);
-      }
+    // Per layer the forward product x W and the two of its gradient, dX = dY W' and dW = X' dY.
+    List<CtrModel.Product> products = new ArrayList<>();
+    for (String l : layers) {
+      String[] io = l.split(":");
+      int in = Integer.parseInt(io[0].trim());
+      int out = Integer.parseInt(io[1].trim());
+      products.add(new CtrModel.Product("MatMul", 1, batch, in, out, false, false));
+      products.add(new CtrModel.Product("MatMul", 1, batch, out, in, false, true));
+      products.add(new CtrModel.Product("MatMul", 1, in, batch, out, true, false));
     }
+    double flops = products.stream().mapToDouble(CtrModel.Product::flops).sum();
+    double best = ProductFloor.millis(products, threads, 20);
+    System.out.printf(Locale.ROOT, "oneDNN CPU kernels %s, %d threads%n",
+        org.ctrlab.server.Devices.oneDnn() ? "on" : "off", threads);
+    System.out.printf(Locale.ROOT, "%.1f GFLOP per step in %.2f ms (best of 5 x 20 steps, %.0f GFLOPS): %.2f s"
+        + " per %d-step epoch%n", flops / 1e9, best, flops / best / 1e6, best * steps / 1000, steps);
     return 0;
   }
 }
