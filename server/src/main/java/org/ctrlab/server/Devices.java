@@ -62,8 +62,24 @@ public final class Devices {
    * (TensorFlow's default), so that the server's own sessions and several workers can share a GPU box.
    */
   public static org.tensorflow.proto.ConfigProto sessionConfig() {
-    return org.tensorflow.proto.ConfigProto.newBuilder()
-        .setGpuOptions(org.tensorflow.proto.GPUOptions.newBuilder().setAllowGrowth(true)).build();
+    var b = org.tensorflow.proto.ConfigProto.newBuilder()
+        .setGpuOptions(org.tensorflow.proto.GPUOptions.newBuilder().setAllowGrowth(true));
+    int n = threads;
+    if (n > 0) {
+      b.setIntraOpParallelismThreads(n).setInterOpParallelismThreads(n);
+    }
+    return b.build();
+  }
+
+  private static volatile int threads; // 0: TensorFlow's default (the cores)
+
+  /**
+   * The TensorFlow threads of this process, to call before its first session. TensorFlow sizes its intra-op
+   * (Eigen/oneDNN) and inter-op pools once, from the first session of the process (listing the devices is one), and
+   * later sessions' thread counts are ignored: a worker told to use one thread used the default pool of all cores.
+   */
+  public static void useThreads(int n) {
+    threads = Math.max(0, n);
   }
 
   /**

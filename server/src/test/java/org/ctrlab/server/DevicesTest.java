@@ -14,4 +14,19 @@ class DevicesTest {
     assertEquals("", Devices.bf16(List.of("avx2", "fma"), true), "Zen 3: no bf16 unit");
     assertEquals("", Devices.bf16(List.of(), true));
   }
+
+  @Test
+  void theProcessThreadCountSizesEverySession() {
+    try {
+      Devices.useThreads(1);
+      var c = Devices.sessionConfig();
+      assertEquals(1, c.getIntraOpParallelismThreads());
+      assertEquals(1, c.getInterOpParallelismThreads());
+      assertEquals(true, c.getGpuOptions().getAllowGrowth());
+      Devices.useThreads(0);
+      assertEquals(0, Devices.sessionConfig().getIntraOpParallelismThreads(), "0: TensorFlow's default");
+    } finally {
+      Devices.useThreads(0);
+    }
+  }
 }

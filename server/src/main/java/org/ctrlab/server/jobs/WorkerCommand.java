@@ -54,6 +54,7 @@ public final class WorkerCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    Devices.useThreads(threads); // before this process's first TensorFlow session sizes its thread pools
     if (exitWithStdin) {
       Thread t = new Thread(() -> {
         try {

@@ -33,6 +33,7 @@ public final class MatmulFloor implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    org.ctrlab.server.Devices.useThreads(threads); // before this process's first TensorFlow session
     // Per layer the forward product x W and the two of its gradient, dX = dY W' and dW = X' dY.
     List<CtrModel.Product> products = new ArrayList<>();
     for (String l : layers) {

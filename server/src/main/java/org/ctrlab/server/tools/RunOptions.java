@@ -40,6 +40,7 @@ final class RunOptions {
 
   /** Loads the dataset with the packaged configs and prints it and the device. */
   Loaded load() {
+    Devices.useThreads(threads); // before this process's first TensorFlow session sizes its thread pools
     Configs configs = Configs.packaged();
     DatasetRegistry reg = new DatasetRegistry(dataDir, configs.datasets(), Map.of(), false);
     long t0 = System.nanoTime();
