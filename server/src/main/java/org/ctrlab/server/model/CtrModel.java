@@ -245,7 +245,7 @@ public final class CtrModel implements AutoCloseable {
         for (var dev : md.getStepStats().getDevStatsList()) {
           for (var ns : dev.getNodeStatsList()) {
             String name = ns.getNodeName();
-            String type = opTypes.getOrDefault(name, name);
+            String type = ranType(ns.getTimelineLabel(), opTypes.getOrDefault(name, name));
             perOp.merge(type + " " + name, ns.getAllEndRelMicros() / 1000.0, Double::sum);
           }
         }
@@ -355,6 +355,16 @@ public final class CtrModel implements AutoCloseable {
   }
 
   private volatile java.util.Map<String, String> opTypes;
+
+  /**
+   * The op type the executor ran, read off a step-stats timeline label ("name = Type(inputs)"): after Grappler's
+   * rewrites (a fused _FusedMatMul keeps the name of the BiasAdd it replaced), else the graph's type.
+   */
+  static String ranType(String timelineLabel, String graphType) {
+    int eq = timelineLabel.indexOf(" = ");
+    int paren = timelineLabel.indexOf('(', eq + 3);
+    return eq < 0 || paren < 0 ? graphType : timelineLabel.substring(eq + 3, paren);
+  }
 
   /** Sums profileStep's per-op times by op type (the part of the key before the space). */
   public static java.util.Map<String, Double> byType(java.util.Map<String, Double> perOp) {
