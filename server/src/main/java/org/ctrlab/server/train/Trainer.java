@@ -193,6 +193,14 @@ public final class Trainer {
     f.fill(order, from, Math.min(order.length, from + batchSize));
   }
 
+  /** Daemon threads the extra callers of {@link #evaluate} run on (idle ones end after a minute). */
+  private static final ExecutorService EVAL_CALLERS = new java.util.concurrent.ThreadPoolExecutor(0,
+      Integer.MAX_VALUE, 60, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(), r -> {
+        Thread t = new Thread(r, "ctrlab-eval");
+        t.setDaemon(true);
+        return t;
+      });
+
   /** Click probabilities for the given rows and their AUC and LogLoss. */
   public static Evaluation evaluate(CtrModel model, Dataset ds, int[] rows, int evalBatch) {
     return evaluate(model, ds, rows, evalBatch, Cancellation.NONE);
@@ -201,11 +209,47 @@ public final class Trainer {
   /** As {@link #evaluate(CtrModel, Dataset, int[], int)}, checking for cancellation between batches. */
   public static Evaluation evaluate(CtrModel model, Dataset ds, int[] rows, int evalBatch, Cancellation cancel) {
     float[] scores = new float[rows.length];
-    try (BatchFeeder feeder = new BatchFeeder(ds, evalBatch)) {
-      for (int from = 0; from < rows.length; from += evalBatch) {
-        cancel.check();
-        feeder.fill(rows, from, Math.min(rows.length, from + evalBatch));
-        model.predict(feeder, scores, from);
+    int batches = (rows.length + evalBatch - 1) / evalBatch;
+    int callers = Math.max(1, Math.min(batches, model.config.threads()));
+    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    // One caller per TensorFlow thread, each with its own feeder, takes the next batch: a batch's chain of products
+    // leaves cores idle that another batch's products fill (on 2 cores the split evaluates in about 0.6x the time).
+    Runnable caller = () -> {
+      try (BatchFeeder feeder = new BatchFeeder(ds, evalBatch)) {
+        for (int b = next.getAndIncrement(); b < batches; b = next.getAndIncrement()) {
+          cancel.check();
+          int from = b * evalBatch;
+          feeder.fill(rows, from, Math.min(rows.length, from + evalBatch));
+          model.predict(feeder, scores, from);
+        }
+      }
+    };
+    if (callers == 1) {
+      caller.run();
+    } else {
+      List<CompletableFuture<Void>> running = new ArrayList<>();
+      for (int i = 1; i < callers; i++) {
+        running.add(CompletableFuture.runAsync(caller, EVAL_CALLERS));
+      }
+      RuntimeException failed = null;
+      try {
+        caller.run();
+      } catch (RuntimeException e) {
+        next.set(batches); // the others stop at their next batch
+        failed = e;
+      }
+      for (CompletableFuture<Void> f : running) {
+        try {
+          f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+          next.set(batches);
+          if (failed == null) {
+            failed = e.getCause() instanceof RuntimeException re ? re : e;
+          }
+        }
+      }
+      if (failed != null) {
+        throw failed;
       }
     }
     float[] labels = new float[rows.length];

@@ -1,0 +1,65 @@
+package org.ctrlab.server.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.ctrlab.api.v1.Head;
+import org.ctrlab.server.TestData;
+import org.ctrlab.server.data.DataSplit;
+import org.ctrlab.server.data.Dataset;
+import org.ctrlab.server.model.BatchFeeder;
+import org.ctrlab.server.model.CtrModel;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Evaluation runs one caller per TensorFlow thread; the scores are the ones a batch-by-batch loop gives. */
+class EvaluateTest {
+  @TempDir
+  static Path tmp;
+
+  static Dataset data;
+
+  @BeforeAll
+  static void load() {
+    data = TestData.loadSmall(tmp);
+  }
+
+  @Test
+  void concurrentCallersScoreEveryRowInItsPlace() {
+    // threads = 2 in ResumeTest's config: two callers take the 100-row batches in turn.
+    try (CtrModel m = new CtrModel(ResumeTest.config(Head.RATING), data)) {
+      int[] rows = DataSplit.of(data.rows, 3).test;
+      float[] expected = new float[rows.length];
+      try (BatchFeeder f = new BatchFeeder(data, 100)) {
+        for (int from = 0; from < rows.length; from += 100) {
+          f.fill(rows, from, Math.min(rows.length, from + 100));
+          m.predict(f, expected, from);
+        }
+      }
+      Trainer.Evaluation e = Trainer.evaluate(m, data, rows, 100);
+      assertEquals(rows.length, e.rows());
+      assertArrayEquals(expected, e.scores(), 1e-6f);
+      assertEquals(e.auc(), Trainer.evaluate(m, data, rows, rows.length).auc(), 1e-6, "one batch: one caller");
+    }
+  }
+
+  @Test
+  void cancellingStopsEveryCaller() {
+    try (CtrModel m = new CtrModel(ResumeTest.config(Head.BINARY), data)) {
+      int[] rows = DataSplit.of(data.rows, 3).test;
+      AtomicInteger polls = new AtomicInteger();
+      assertThrows(CancellationException.class,
+          () -> Trainer.evaluate(m, data, rows, 50, () -> polls.incrementAndGet() > 3));
+      int after = polls.get();
+      assertTrue(after < rows.length / 50, "stopped early: " + after + " polls");
+      // Nothing keeps running once it has thrown: the count does not move.
+      assertEquals(after, polls.get());
+    }
+  }
+}
