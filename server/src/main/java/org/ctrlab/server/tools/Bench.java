@@ -175,13 +175,20 @@ public final class Bench implements Callable<Integer> {
       rows[i] = i % ds.rows;
     }
     try (var feeder = new org.ctrlab.server.model.BatchFeeder(ds, rows.length)) {
-      Map<String, Double> t = null;
-      for (int k = 1; k <= 5; k++) { // warm up, then keep the last
+      // Five steps to warm up, then the mean of twenty traced steps: one step's trace varies by tens of per cent.
+      int warm = 5;
+      int kept = 20;
+      Map<String, Double> t = new java.util.HashMap<>();
+      for (int k = 1; k <= warm + kept; k++) {
         feeder.fill(rows, 0, rows.length);
-        t = CtrModel.byType(m.profileStep(feeder, 1e-4f, k));
+        Map<String, Double> step = CtrModel.byType(m.profileStep(feeder, 1e-4f, k));
+        if (k > warm) {
+          step.forEach((op, ms) -> t.merge(op, ms / kept, Double::sum));
+        }
       }
       double total = t.values().stream().mapToDouble(Double::doubleValue).sum();
-      System.out.printf(Locale.ROOT, "op time of one step (summed over threads): %.1f ms%n", total);
+      System.out.printf(Locale.ROOT, "op time of a step (summed over threads, mean of %d traced steps): %.1f ms%n",
+          kept, total);
       t.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25)
           .forEach(e -> System.out.printf(Locale.ROOT, "  %-32s %8.2f ms%n", e.getKey(), e.getValue()));
     }
