@@ -33,4 +33,29 @@ public final class TestData {
     small().write(d);
     return new DatasetRegistry(dir, java.util.List.of(syntheticSpec()), Map.of(), false).load("synthetic");
   }
+
+  private static Dataset shared;
+
+  /**
+   * The small dataset, written once per test JVM to a folder removed at exit, for tests that only read it: a
+   * Dataset is read-only once loaded.
+   */
+  public static synchronized Dataset sharedSmall() {
+    if (shared == null) {
+      try {
+        Path dir = java.nio.file.Files.createTempDirectory("ctrlab-testdata");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+          try (var walk = java.nio.file.Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+          } catch (java.io.IOException e) {
+            // left in the temporary folder
+          }
+        }));
+        shared = loadSmall(dir);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    return shared;
+  }
 }

@@ -134,5 +134,13 @@ public final class Retention implements AutoCloseable {
   @Override
   public void close() {
     timer.shutdownNow();
+    try {
+      // A sweep under way (the first starts with the server) ends before the store it reads closes.
+      if (!timer.awaitTermination(10, TimeUnit.SECONDS)) {
+        LOG.warn("a retention sweep was still running 10 s after shutdown");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.ctrlab.api.v1.Head;
@@ -14,21 +13,11 @@ import org.ctrlab.server.data.DataSplit;
 import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.model.BatchFeeder;
 import org.ctrlab.server.model.CtrModel;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Evaluation runs one caller per TensorFlow thread; the scores are the ones a batch-by-batch loop gives. */
 class EvaluateTest {
-  @TempDir
-  static Path tmp;
-
-  static Dataset data;
-
-  @BeforeAll
-  static void load() {
-    data = TestData.loadSmall(tmp);
-  }
+  static final Dataset data = TestData.sharedSmall();
 
   @Test
   void concurrentCallersScoreEveryRowInItsPlace() {
