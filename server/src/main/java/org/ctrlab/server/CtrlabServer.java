@@ -87,6 +87,9 @@ public final class CtrlabServer implements AutoCloseable {
     DatasetRegistry datasets = new DatasetRegistry(o.dataDir(), configs.datasets(), o.datasets(), o.allowDownload(),
         cache);
     RunConfigs runConfigs = new RunConfigs(configs, datasets);
+    // The in-process sessions (Evaluate, Perturb, Inspect, Predict) use every core; TensorFlow fixes its pools at
+    // the process's first session, the device listing below.
+    Devices.useThreads(Runtime.getRuntime().availableProcessors());
     device = Devices.describe();
     String storeAt = o.store() != null ? o.store() : o.runDir().resolve("ctrlab.db").toAbsolutePath().toString();
     store = RunStore.openForServer(storeAt, o.storePasswordFile());

@@ -41,6 +41,8 @@ public final class Retention implements AutoCloseable {
     this.maxBytes = maxBytes;
   }
 
+  private volatile boolean stopping;
+
   public void start() {
     timer.scheduleWithFixedDelay(() -> {
       try {
@@ -68,7 +70,7 @@ public final class Retention implements AutoCloseable {
         freeable += sizes[i];
       }
     }
-    for (int i = 0; i < finished.size(); i++) {
+    for (int i = 0; i < finished.size() && !stopping; i++) {
       Run r = finished.get(i);
       boolean old = !keep.isZero() && r.getFinishedUnixMs() > 0 && r.getFinishedUnixMs() < nowMs - keep.toMillis();
       boolean over = maxBytes > 0 && freeable > maxBytes;
@@ -93,7 +95,7 @@ public final class Retention implements AutoCloseable {
       }
     }
     // VACUUM holds the write lock while it rewrites the file: never while workers have epochs to record.
-    if (store.countByState().getOrDefault(org.ctrlab.api.v1.RunState.RUNNING, 0) == 0) {
+    if (!stopping && store.countByState().getOrDefault(org.ctrlab.api.v1.RunState.RUNNING, 0) == 0) {
       store.compactIfFragmented(0.1);
     }
     return retired;
@@ -133,7 +135,9 @@ public final class Retention implements AutoCloseable {
 
   @Override
   public void close() {
-    timer.shutdownNow();
+    // No interrupt: a run's files removal and its record's update go together; the sweep stops between runs.
+    stopping = true;
+    timer.shutdown();
     try {
       // A sweep under way (the first starts with the server) ends before the store it reads closes.
       if (!timer.awaitTermination(10, TimeUnit.SECONDS)) {

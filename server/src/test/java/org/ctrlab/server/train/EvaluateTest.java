@@ -51,4 +51,24 @@ class EvaluateTest {
       assertEquals(after, polls.get());
     }
   }
+
+  @Test
+  void aFailureInTheOtherCallerReachesTheCallerAndStopsBoth() {
+    try (CtrModel m = new CtrModel(ResumeTest.config(Head.BINARY), data)) {
+      int[] rows = DataSplit.of(data.rows, 3).test;
+      AtomicInteger polls = new AtomicInteger();
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> Trainer.evaluate(m, data, rows, 20,
+          () -> {
+            polls.incrementAndGet();
+            if (Thread.currentThread().getName().equals("ctrlab-eval")) {
+              throw new IllegalStateException("the extra caller failed");
+            }
+            return false;
+          }));
+      assertEquals("the extra caller failed", e.getMessage());
+      int after = polls.get();
+      assertTrue(after < rows.length / 20, "stopped early: " + after + " polls of " + rows.length / 20);
+      assertEquals(after, polls.get(), "nothing runs after evaluate has thrown");
+    }
+  }
 }
