@@ -193,8 +193,6 @@ public final class Trainer {
     f.fill(order, from, Math.min(order.length, from + batchSize));
   }
 
-  private static final int MAX_EVAL_CALLERS = 2;
-
   /** Daemon threads the extra callers of {@link #evaluate} run on (idle ones end after a minute). */
   private static final ExecutorService EVAL_CALLERS = new java.util.concurrent.ThreadPoolExecutor(0,
       Integer.MAX_VALUE, 60, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(), r -> {
@@ -212,7 +210,7 @@ public final class Trainer {
   public static Evaluation evaluate(CtrModel model, Dataset ds, int[] rows, int evalBatch, Cancellation cancel) {
     float[] scores = new float[rows.length];
     int batches = (rows.length + evalBatch - 1) / evalBatch;
-    int callers = Math.max(1, Math.min(batches, Math.min(MAX_EVAL_CALLERS, model.config.threads())));
+    boolean two = batches > 1 && model.config.threads() > 1;
     java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
     // Two callers (when the run has two threads), each with its own feeder, take the next batch: one batch's chain
     // of products leaves a core idle that the other's fill (on 2 cores about 0.7-0.9x the time of one caller). At
@@ -226,44 +224,33 @@ public final class Trainer {
           model.predict(feeder, scores, from);
         }
       } catch (Throwable t) {
-        next.set(batches); // the others stop at their next batch
+        next.set(batches); // the other caller stops at its next batch
         throw t;
       }
     };
-    if (callers == 1) {
+    if (!two) {
       caller.run();
     } else {
-      List<CompletableFuture<Void>> running = new ArrayList<>();
+      CompletableFuture<Void> other = CompletableFuture.runAsync(caller, EVAL_CALLERS);
       Throwable failed = null;
       try {
-        for (int i = 1; i < callers; i++) {
-          running.add(CompletableFuture.runAsync(caller, EVAL_CALLERS));
-        }
         caller.run();
       } catch (Throwable t) {
         failed = t;
-      } finally {
-        // The model may be closed once this returns: every caller has ended before it does.
-        for (CompletableFuture<Void> f : running) {
-          try {
-            f.join();
-          } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
-            Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
-                ? e.getCause() : e;
-            if (failed == null) {
-              failed = cause;
-            } else if (failed != cause) {
-              failed.addSuppressed(cause);
-            }
-          }
+      }
+      try {
+        other.join(); // the model may be closed once this returns: both callers have ended before it does
+      } catch (java.util.concurrent.CompletionException e) {
+        if (failed == null) {
+          failed = e.getCause();
+        } else if (failed != e.getCause()) {
+          failed.addSuppressed(e.getCause());
         }
       }
       if (failed instanceof RuntimeException re) {
         throw re;
       } else if (failed instanceof Error err) {
         throw err;
-      } else if (failed != null) {
-        throw new IllegalStateException(failed);
       }
     }
     float[] labels = new float[rows.length];

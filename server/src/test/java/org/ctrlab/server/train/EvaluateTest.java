@@ -15,7 +15,7 @@ import org.ctrlab.server.model.BatchFeeder;
 import org.ctrlab.server.model.CtrModel;
 import org.junit.jupiter.api.Test;
 
-/** Evaluation runs one caller per TensorFlow thread; the scores are the ones a batch-by-batch loop gives. */
+/** Evaluation runs two callers on a two-thread model; the scores are the ones a batch-by-batch loop gives. */
 class EvaluateTest {
   static final Dataset data = TestData.sharedSmall();
 
