@@ -173,6 +173,31 @@ public final class Devices {
     return out;
   }
 
+  /**
+   * The environment variable that gives every TensorFlow session its own intra-op pool, sized by that session's
+   * config, instead of the process's one pool sized by its first session (TensorFlow reads it once, at the first
+   * session; a JVM cannot set its own environment, so launchers set it: the supervisor for workers, run.sh).
+   */
+  public static final String OWN_POOLS_ENV = "TF_OVERRIDE_GLOBAL_THREADPOOL";
+
+  /** Whether each session of this process has thread pools of its own ({@link #OWN_POOLS_ENV}, TensorFlow's rule). */
+  public static boolean ownPools() {
+    String v = System.getenv(OWN_POOLS_ENV);
+    return v != null && (v.equals("1") || v.equalsIgnoreCase("true"));
+  }
+
+  /** Whether TensorFlow sees a GPU in this process (asked once). */
+  public static boolean hasGpu() {
+    Boolean v = hasGpu;
+    if (v == null) {
+      v = !gpuIndices().isEmpty();
+      hasGpu = v;
+    }
+    return v;
+  }
+
+  private static volatile Boolean hasGpu;
+
   private static String shortName(String n) {
     int i = n.indexOf("/device:");
     return i >= 0 ? n.substring(i) : n;

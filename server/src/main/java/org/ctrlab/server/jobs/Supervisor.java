@@ -263,9 +263,13 @@ public final class Supervisor implements AutoCloseable {
         .addKeyValue("worker", where).log("run started");
   }
 
-  /** Each slot's share of the box: its GPU when there are GPUs, with memory growth on. */
+  /**
+   * Each slot's share of the box: its GPU when there are GPUs, with memory growth on; and TensorFlow pools of each
+   * session's own, so that a run's model sizes its threads itself (one per tower on a CPU, see CtrModel.towers).
+   */
   Map<String, String> env(int slot) {
     Map<String, String> env = new HashMap<>();
+    env.put(org.ctrlab.server.Devices.OWN_POOLS_ENV, "true");
     if (!settings.gpus().isEmpty()) {
       env.put("CUDA_VISIBLE_DEVICES", settings.gpus().get(slot % settings.gpus().size()));
       env.put("TF_FORCE_GPU_ALLOW_GROWTH", "true");

@@ -96,8 +96,9 @@ public final class CtrModel implements AutoCloseable {
           new BackboneContext(net, inputs, fields.size(), config.embeddingSize(), head.k()), config.hyper());
 
       // Training pass.
-      Operand<TFloat32> e = embedding.apply(net, inputs);
-      Operand<TFloat32> f = backbone.logits(net, e, inputs, true);
+      towers = towers(config, net.rowsCoupled(), org.ctrlab.server.Devices.ownPools(),
+          org.ctrlab.server.Devices::hasGpu);
+      Operand<TFloat32> f = trainingLogits(net, inputs, embedding, backbone, towers);
       Operand<TFloat32> reg = backbone.regularizer(net);
       org.ctrlab.server.model.head.Head.Loss parts = head.loss(net, f, label, ratingClass, reg);
       loss = parts.total();
@@ -136,9 +137,15 @@ public final class CtrModel implements AutoCloseable {
       noisyProb = head.probability(net, backbone.logits(net, noisy, inputs, false));
       checkpointParams = net.params().stream().filter(Param::inCheckpoint).toList();
 
-      ConfigProto.Builder cpb = org.ctrlab.server.Devices.sessionConfig().toBuilder()
-          .setIntraOpParallelismThreads(config.threads())
-          .setInterOpParallelismThreads(config.threads());
+      ConfigProto.Builder cpb = org.ctrlab.server.Devices.sessionConfig().toBuilder();
+      if (towers > 1) {
+        // One thread per op (the towers are the parallelism), as many ops at once as towers: pools of the session's
+        // own, which TensorFlow makes only with Devices.OWN_POOLS_ENV set (else the process's, sized once).
+        cpb.setUsePerSessionThreads(true).setIntraOpParallelismThreads(1).setInterOpParallelismThreads(towers);
+      } else if (config.threads() > 0) {
+        cpb.setUsePerSessionThreads(org.ctrlab.server.Devices.ownPools())
+            .setIntraOpParallelismThreads(config.threads()).setInterOpParallelismThreads(config.threads());
+      }
       if (config.bf16()) {
         // Grappler's oneDNN bf16 rewrite: variables, Adam and the loss stay float32 (the master weights); matrix
         // products and the element-wise ops it allows run in bf16, with casts where the two meet.
@@ -161,6 +168,64 @@ public final class CtrModel implements AutoCloseable {
   }
 
   private final org.tensorflow.op.Op trainOp;
+
+  private final int towers;
+
+  /**
+   * How many towers this model's training step runs in: the row ranges its batch is split into, each a copy of the
+   * embedding and backbone ops on the same variables and the same dropout masks, with no edge between them, so that
+   * the executor runs them at once. On a CPU a step is a chain of ops too small for two threads each (an element-wise
+   * op on a [4096, 128] batch takes longer on two threads than on one here), so a run with n threads, in a process
+   * whose sessions have pools of their own ({@link org.ctrlab.server.Devices#ownPools()}), trains in n towers of one
+   * thread each; on a GPU, for a backbone with BatchNorm (whose training output for a row depends on the whole
+   * batch) or on the process's shared pools, in one. The loss, its gradients and the update are the whole batch's.
+   */
+  public int towers() {
+    return towers;
+  }
+
+  /**
+   * The towers for a config: its own if set (refused for a backbone whose rows are coupled), else as above, with
+   * ownPools whether this process's sessions have pools of their own.
+   */
+  static int towers(ModelConfig config, boolean rowsCoupled, boolean ownPools,
+      java.util.function.BooleanSupplier gpu) {
+    if (config.towers() > 0) {
+      if (config.towers() > 1 && rowsCoupled) {
+        throw new IllegalArgumentException(config.backbone() + " has BatchNorm, which normalises over the whole "
+            + "batch: it trains in one tower, not " + config.towers());
+      }
+      return config.towers();
+    }
+    return rowsCoupled || !ownPools || config.threads() <= 1 || gpu.getAsBoolean() ? 1 : config.threads();
+  }
+
+  /**
+   * The training pass's logits [B, k]. With more than one tower, the batch is split into that many row ranges, each
+   * embedded and run through the backbone as its own copy of the ops (same variables, same dropout masks, rows
+   * apart): the copies have no edge between them, so the executor runs them at once, one per thread.
+   */
+  private static Operand<TFloat32> trainingLogits(Net net, FeatureInputs inputs, FieldEmbedding embedding,
+      Backbone backbone, int towers) {
+    var tf = net.tf;
+    if (towers <= 1 || net.batchRows() == null) {
+      return backbone.logits(net, embedding.apply(net, inputs), inputs, true);
+    }
+    Operand<org.tensorflow.types.TInt32> b = net.batchRows();
+    List<Operand<TFloat32>> parts = new ArrayList<>();
+    Operand<org.tensorflow.types.TInt32> begin = tf.constant(new int[] {0});
+    for (int t = 0; t < towers; t++) {
+      Operand<org.tensorflow.types.TInt32> end = t == towers - 1 ? b
+          : tf.math.div(tf.math.mul(b, tf.constant(new int[] {t + 1})), tf.constant(new int[] {towers}));
+      Operand<org.tensorflow.types.TInt32> rows = tf.math.sub(end, begin);
+      net.beginTower(new Net.Tower(t, begin, rows));
+      FeatureInputs part = inputs.rows(net, begin, rows);
+      parts.add(backbone.logits(net, embedding.apply(net, part), part, true));
+      begin = end;
+    }
+    net.endTowers();
+    return tf.concat(parts, tf.constant(0));
+  }
   private final DropoutFeeder dropoutMasks;
 
   private Operand<TFloat32> groupNorms(List<Param> trainable, List<Operand<TFloat32>> g) {

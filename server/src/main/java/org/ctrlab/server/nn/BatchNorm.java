@@ -30,11 +30,15 @@ public final class BatchNorm {
         false);
     this.eps = eps;
     this.momentum = momentum;
+    net.markRowsCoupled();
   }
 
   public Operand<TFloat32> apply(Net net, Operand<TFloat32> x, boolean training) {
     var tf = net.tf;
     if (training) {
+      if (net.tower() != null) {
+        throw new IllegalStateException("BatchNorm normalises over the whole batch: it cannot be built in a tower");
+      }
       // One fused kernel forward and backward (FusedBatchNormV3 on [B, 1, 1, C]); its batch variance output is the
       // unbiased one, which is what the running variance tracks in PyTorch.
       Operand<TFloat32> x4 = tf.expandDims(tf.expandDims(x, tf.constant(1)), tf.constant(1));

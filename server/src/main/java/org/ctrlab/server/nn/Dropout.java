@@ -26,28 +26,55 @@ public final class Dropout {
     }
     var tf = net.tf;
     long key = net.nextOpKey();
+    Net.Tower tower = net.tower();
     Shape s = x.shape();
     boolean feedable = net.batchRows() != null && !s.isUnknown() && s.numDimensions() >= 2
         && !s.tail().hasUnknownDimension();
-    // A feedable mask is shaped from the batch size of the input placeholders, not from x, so that it has no path
-    // from a variable (PlaceholderWithDefault has no gradient function).
-    Operand<TInt32> shape = feedable
-        ? tf.concat(List.of(net.batchRows(), tf.constant(toInts(s.tail()))), tf.constant(0)) : tf.shape(x);
-    Operand<TFloat32> u = tf.random.statelessRandomUniform(shape, net.statelessSeed(key), TFloat32.class);
-    Operand<TFloat32> mask = tf.math.mul(tf.dtypes.cast(tf.math.greaterEqual(u, tf.constant((float) p)),
-        TFloat32.class), tf.constant((float) (1.0 / (1.0 - p))));
     if (feedable) {
-      Shape row = s.tail();
-      mask = tf.placeholderWithDefault(mask, Shape.of(-1).append(row));
-      net.addDropoutSlot(new Slot(mask, row, Math.toIntExact(row.size()), p, key));
+      Slot slot = tower == null ? null : net.dropoutSlot(key);
+      if (slot == null) {
+        // A feedable mask is shaped from the batch size of the input placeholders, not from x, so that it has no
+        // path from a variable (PlaceholderWithDefault has no gradient function). In a tower it still covers the
+        // whole batch: every tower takes its own rows of the one mask.
+        Operand<TInt32> shape = tf.concat(List.of(net.batchRows(), tf.constant(toInts(s.tail()))), tf.constant(0));
+        Shape row = s.tail();
+        Operand<TFloat32> mask = tf.placeholderWithDefault(drawn(tf, net, shape, key, p), Shape.of(-1).append(row));
+        slot = new Slot(mask, row, Math.toIntExact(row.size()), p, key);
+        net.addDropoutSlot(slot);
+      }
+      Operand<TFloat32> mask = slot.mask();
+      Operand<TInt32> rows = net.batchRows();
+      if (tower != null) {
+        int rank = s.numDimensions();
+        mask = tf.slice(mask, tf.concat(List.of(tower.begin(), tf.constant(new int[rank - 1])), tf.constant(0)),
+            tf.concat(List.of(tower.rows(), tf.constant(minusOnes(rank - 1))), tf.constant(0)));
+        rows = tower.rows();
+      }
       // The mask has one row per example: fail loudly if x's first dimension is not the batch (a [1, ...] mask
       // would otherwise broadcast over a one-row batch of some other shape). A control edge: no gradient path.
       Operand<TInt32> lead = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
-      var check = tf.assertThat(tf.reduceAll(tf.math.equal(lead, net.batchRows()), tf.constant(0)),
+      var check = tf.assertThat(tf.reduceAll(tf.math.equal(lead, rows), tf.constant(0)),
           List.of(tf.constant("dropout input's first dimension is not the batch size")));
       return tf.withControlDependencies(List.of(check)).math.mul(x, mask);
     }
+    // Towers draw apart here (their shapes are their own).
+    Operand<TFloat32> mask = drawn(tf, net, tf.shape(x), tower == null ? key : key ^ (0x5851F42D4C957F2DL
+        * (tower.index() + 1)), p);
     return tf.math.mul(x, mask);
+  }
+
+  /** A mask drawn in the graph by a stateless op keyed by (key, step). */
+  private static Operand<TFloat32> drawn(org.tensorflow.op.Ops tf, Net net, Operand<TInt32> shape, long key,
+      double p) {
+    Operand<TFloat32> u = tf.random.statelessRandomUniform(shape, net.statelessSeed(key), TFloat32.class);
+    return tf.math.mul(tf.dtypes.cast(tf.math.greaterEqual(u, tf.constant((float) p)), TFloat32.class),
+        tf.constant((float) (1.0 / (1.0 - p))));
+  }
+
+  private static int[] minusOnes(int n) {
+    int[] v = new int[n];
+    java.util.Arrays.fill(v, -1);
+    return v;
   }
 
   private static int[] toInts(Shape s) {

@@ -18,9 +18,9 @@ public final class FeatureInputs {
   public final List<Field> tokenFields = new ArrayList<>();
   public final List<Field> seqFields = new ArrayList<>();
   public final List<Field> floatFields = new ArrayList<>();
-  public final Placeholder<TInt32> tokens;
-  public final List<Placeholder<TInt32>> seqs = new ArrayList<>();
-  public final Placeholder<TFloat32> floats;
+  public final Operand<TInt32> tokens;
+  public final List<Operand<TInt32>> seqs = new ArrayList<>();
+  public final Operand<TFloat32> floats;
 
   public FeatureInputs(Net net, List<Field> fields) {
     this.fields = List.copyOf(fields);
@@ -44,6 +44,34 @@ public final class FeatureInputs {
     if (any != null) {
       net.setBatchRows(tf.slice(tf.shape(any), tf.constant(new int[] {0}), tf.constant(new int[] {1})));
     }
+  }
+
+  private FeatureInputs(FeatureInputs whole, Operand<TInt32> tokens, List<Operand<TInt32>> seqs,
+      Operand<TFloat32> floats) {
+    this.fields = whole.fields;
+    this.tokenFields.addAll(whole.tokenFields);
+    this.seqFields.addAll(whole.seqFields);
+    this.floatFields.addAll(whole.floatFields);
+    this.tokens = tokens;
+    this.seqs.addAll(seqs);
+    this.floats = floats;
+  }
+
+  /** The rows [begin, begin + size) of these inputs (begin and size [1] tensors), as inputs of the same fields. */
+  public FeatureInputs rows(Net net, Operand<TInt32> begin, Operand<TInt32> size) {
+    var tf = net.tf;
+    List<Operand<TInt32>> s = new ArrayList<>();
+    for (Operand<TInt32> q : seqs) {
+      s.add(rowSlice(tf, q, begin, size));
+    }
+    return new FeatureInputs(this, tokens == null ? null : rowSlice(tf, tokens, begin, size), s,
+        floats == null ? null : rowSlice(tf, floats, begin, size));
+  }
+
+  private static <T extends org.tensorflow.types.family.TType> Operand<T> rowSlice(org.tensorflow.op.Ops tf,
+      Operand<T> x, Operand<TInt32> begin, Operand<TInt32> size) {
+    return tf.slice(x, tf.concat(List.of(begin, tf.constant(new int[] {0})), tf.constant(0)),
+        tf.concat(List.of(size, tf.constant(new int[] {-1})), tf.constant(0)));
   }
 
   public int numFields() {

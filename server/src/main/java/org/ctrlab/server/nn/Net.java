@@ -33,6 +33,17 @@ public final class Net {
   private long opSeeds;
   private final Operand<TInt64> rngStep;
   private Operand<TInt32> batchRows;
+  private final java.util.Map<Long, Dropout.Slot> slotsByKey = new java.util.HashMap<>();
+  private Tower tower;
+  private long towerKeys = -1;
+  private long towerKeysEnd;
+  private boolean rowsCoupled;
+
+  /**
+   * One of the row ranges a training pass is split into, built as its own copy of the model's ops on the same
+   * variables: rows [begin, begin + rows) of the batch ([1] tensors).
+   */
+  public record Tower(int index, Operand<TInt32> begin, Operand<TInt32> rows) {}
 
   public Net(Graph graph, long seed) {
     this.graph = graph;
@@ -52,6 +63,43 @@ public final class Net {
   /** A key for a random op, from the run's seed and the op's index, so that runs are repeatable. */
   public long nextOpKey() {
     return seed * 0x9E3779B97F4A7C15L + (++opSeeds);
+  }
+
+  /**
+   * Starts building a tower: its random ops get the same keys as the first tower's (so a layer's dropout mask is one
+   * mask over the whole batch, each tower taking its rows of it).
+   */
+  public void beginTower(Tower t) {
+    if (towerKeys < 0) {
+      towerKeys = opSeeds;
+    } else {
+      towerKeysEnd = Math.max(towerKeysEnd, opSeeds);
+      opSeeds = towerKeys;
+    }
+    tower = t;
+  }
+
+  /** Ends the towers of a pass: later ops are built over the whole batch again, with fresh keys. */
+  public void endTowers() {
+    opSeeds = Math.max(towerKeysEnd, opSeeds);
+    towerKeys = -1;
+    towerKeysEnd = 0;
+    tower = null;
+  }
+
+  /** Marks the net as holding a layer whose training output for a row depends on other rows (BatchNorm). */
+  public void markRowsCoupled() {
+    rowsCoupled = true;
+  }
+
+  /** Whether a layer couples a batch's rows in training, so that the batch cannot be split into towers. */
+  public boolean rowsCoupled() {
+    return rowsCoupled;
+  }
+
+  /** The tower being built, or null outside towers. */
+  public Tower tower() {
+    return tower;
   }
 
   /** The [2] seed of a stateless random op: its key and the step. */
@@ -75,6 +123,12 @@ public final class Net {
   /** Registers a dropout mask that a training pass may feed. */
   public void addDropoutSlot(Dropout.Slot slot) {
     dropoutSlots.add(slot);
+    slotsByKey.put(slot.key(), slot);
+  }
+
+  /** The dropout slot registered under a random op's key, or null. */
+  public Dropout.Slot dropoutSlot(long key) {
+    return slotsByKey.get(key);
   }
 
   public List<Dropout.Slot> dropoutSlots() {

@@ -92,7 +92,8 @@ final class ModelCache implements AutoCloseable {
   }
 
   private CtrModel load(Run r, Dataset ds) {
-    CtrModel m = new CtrModel(RunExecutor.modelConfig(r.getResolved(), threads), ds);
+    // One tower: the server's models do not train, and share the process's thread pools.
+    CtrModel m = new CtrModel(RunExecutor.modelConfig(r.getResolved(), threads).withTowers(1), ds);
     try {
       m.restore(m.load(Worker.dir(runDir, r.getRunId()).resolve("checkpoint.bin")));
       return m;

@@ -56,6 +56,10 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--json", description = "Print the results as one JSON document instead of a table.")
   boolean json;
 
+  @Option(names = "--towers", description = "Row ranges a training step is split into, each on one thread"
+      + " (default: the model's choice: the threads on a CPU, 1 on a GPU or for a backbone with BatchNorm).")
+  int towers;
+
   @Option(names = "--floor-steps", description = "Timed passes over the model's matrix products per round, five"
       + " rounds, for its floor (default: ${DEFAULT-VALUE}).")
   int floorSteps = 20;
@@ -63,7 +67,7 @@ public final class Bench implements Callable<Integer> {
   /** One backbone and head, measured: its epoch against the floor of its own matrix products, and its evaluation. */
   record Row(String backbone, String head, double testAuc, double testLogloss, double secondsPerEpoch,
       double floorSecondsPerEpoch, double floorRatio, double evalSeconds, double evalFloorSeconds,
-      double ratingOverBinary, int epochs, int bestEpoch, int products, double gflopPerStep) {}
+      double ratingOverBinary, int epochs, int bestEpoch, int products, double gflopPerStep, int towers) {}
 
   @Override
   public Integer call() {
@@ -74,13 +78,18 @@ public final class Bench implements Callable<Integer> {
     RunOptions.Loaded in = options.load();
     RunConfigs rc = in.configs();
     Dataset ds = in.dataset();
+    if (!org.ctrlab.server.Devices.ownPools()) {
+      System.err.println("bench: " + org.ctrlab.server.Devices.OWN_POOLS_ENV + " is not set: every model runs on the"
+          + " process's shared thread pools, so CPU training steps run in one tower (the server's workers have it"
+          + " set; run.sh sets it)");
+    }
     if (!json) {
-      System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %8s %6s %7s %7s %6s %6s %5s%n", "backbone", "head",
-          "testAUC", "logloss", "s/epoch", "floor", "xfloor", "eval s", "floor", "R/B", "epochs", "best");
+      System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %8s %6s %7s %7s %6s %6s %5s %6s%n", "backbone", "head",
+          "testAUC", "logloss", "s/epoch", "floor", "xfloor", "eval s", "floor", "R/B", "epochs", "best", "towers");
       System.out.println("(s/epoch: mean training-pass seconds of epochs 2.. (epoch 1 if only one); floor: the same"
           + " epoch's matrix products alone, forward and gradients, read off this model's graph and timed on the same"
           + " threads; xfloor: s/epoch over floor; eval s: the test split's evaluation, best of 3, and the floor of its"
-          + " products; R/B: RATING over BINARY s/epoch in this process)");
+          + " products; R/B: RATING over BINARY s/epoch in this process; towers: row ranges a step runs in at once)");
     }
     List<Row> rows = new ArrayList<>();
     for (String bb : options.backbones) {
@@ -92,7 +101,7 @@ public final class Bench implements Callable<Integer> {
         }
         ResolvedConfig c = cb.build();
         List<EpochResult> log = new ArrayList<>();
-        try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, options.threads), ds)) {
+        try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, options.threads).withTowers(towers), ds)) {
           if (profile) {
             profile(m, ds, c);
           }
@@ -126,12 +135,13 @@ public final class Bench implements Callable<Integer> {
           }
           Row row = new Row(bb, h.name(), o.test().auc(), o.test().logloss(), sec, floor, sec / floor, eval,
               evalFloor, h == Head.BINARY || Double.isNaN(binarySeconds) ? 1 : sec / binarySeconds,
-              o.epochs().size(), o.bestEpoch(), products.size(), products.stream().mapToDouble(CtrModel.Product::flops).sum() / 1e9);
+              o.epochs().size(), o.bestEpoch(), products.size(), products.stream().mapToDouble(CtrModel.Product::flops).sum() / 1e9,
+              m.towers());
           rows.add(row);
           if (!json) {
-            System.out.printf(Locale.ROOT, "%-9s %-7s %8.4f %8.4f %8.2f %8.2f %6.2f %7.3f %7.3f %6.3f %6d %5d%n", bb,
-                h, row.testAuc(), row.testLogloss(), sec, floor, row.floorRatio(), eval, evalFloor,
-                row.ratingOverBinary(), row.epochs(), row.bestEpoch());
+            System.out.printf(Locale.ROOT, "%-9s %-7s %8.4f %8.4f %8.2f %8.2f %6.2f %7.3f %7.3f %6.3f %6d %5d %6d%n",
+                bb, h, row.testAuc(), row.testLogloss(), sec, floor, row.floorRatio(), eval, evalFloor,
+                row.ratingOverBinary(), row.epochs(), row.bestEpoch(), row.towers());
             if (verbose) {
               System.out.printf(Locale.ROOT, "  %d matrix products, %.2f GFLOP per step:%n", products.size(),
                   row.gflopPerStep());

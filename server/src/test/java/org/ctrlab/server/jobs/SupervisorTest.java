@@ -18,10 +18,12 @@ class SupervisorTest {
   @Test
   void eachSlotGetsItsOwnGpuInTurnWithMemoryGrowth() {
     Supervisor s = with(3, List.of("0", "1"));
-    assertEquals(Map.of("CUDA_VISIBLE_DEVICES", "0", "TF_FORCE_GPU_ALLOW_GROWTH", "true"), s.env(0));
+    assertEquals(Map.of("CUDA_VISIBLE_DEVICES", "0", "TF_FORCE_GPU_ALLOW_GROWTH", "true",
+        "TF_OVERRIDE_GLOBAL_THREADPOOL", "true"), s.env(0));
     assertEquals("1", s.env(1).get("CUDA_VISIBLE_DEVICES"));
     assertEquals("0", s.env(2).get("CUDA_VISIBLE_DEVICES"), "more slots than GPUs: they share, in turn");
-    assertTrue(with(2, List.of()).env(1).isEmpty(), "a CPU box sets nothing");
+    assertEquals(Map.of("TF_OVERRIDE_GLOBAL_THREADPOOL", "true"), with(2, List.of()).env(1),
+        "a CPU box sets only the sessions' own pools");
   }
 
   @Test
