@@ -9,9 +9,6 @@ cd "$(dirname "$0")"
 # TensorFlow's oneDNN CPU kernels: read once when TensorFlow starts, off by default on CPUs without AVX-512 VNNI/BF16
 # or AMX (such as this project's 2-core AMD box), where they make training much faster (docs/results.md).
 export TF_ENABLE_ONEDNN_OPTS="${TF_ENABLE_ONEDNN_OPTS:-1}"
-# Thread pools of each TensorFlow session's own (as the server gives its workers), so that a model sizes its own
-# threads: one per tower on a CPU (CtrModel.towers, docs/results.md).
-export TF_OVERRIDE_GLOBAL_THREADPOOL="${TF_OVERRIDE_GLOBAL_THREADPOOL:-true}"
 
 MVN=(mvn -B -q)
 

@@ -88,7 +88,8 @@ public final class CtrlabServer implements AutoCloseable {
         cache);
     RunConfigs runConfigs = new RunConfigs(configs, datasets);
     // The in-process sessions (Evaluate, Perturb, Inspect, Predict) use every core; TensorFlow fixes its pools at
-    // the process's first session, the device listing below.
+    // the process's first session, the device listing below (unless Devices.OWN_POOLS_ENV gives each its own; the
+    // server sets that for its workers, not for itself).
     Devices.useThreads(Runtime.getRuntime().availableProcessors());
     device = Devices.describe();
     String storeAt = o.store() != null ? o.store() : o.runDir().resolve("ctrlab.db").toAbsolutePath().toString();

@@ -120,8 +120,9 @@ public final class Worker {
         String timing = String.format("data %.2f s, graph %.2f s", (tData - t0) / 1e9, (tGraph - tData) / 1e9);
         if (resume == null) {
           fenced(r -> r.toBuilder().setParameters(model.trainableScalars()).build(), log("data: " + ds.describe()),
-              log(String.format("model: %s with the %s head, %,d trainable parameters (%s)", c.getBackbone(),
-                  c.getHead(), model.trainableScalars(), timing)));
+              log(String.format("model: %s with the %s head, %,d trainable parameters, %s (%s)", c.getBackbone(),
+                  c.getHead(), model.trainableScalars(), model.towers() > 1 ? "training steps in " + model.towers()
+                  + " towers of one thread" : "training steps in one tower", timing)));
         } else {
           fenced(r -> r, log(String.format("resumed at epoch %d from the checkpoint of epoch %d (attempt %d, %s)",
               resume.epochsDone() + 1, resume.epochsDone(), attempt, timing)));

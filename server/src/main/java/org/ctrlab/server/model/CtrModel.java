@@ -6,7 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import org.ctrlab.api.v1.Head;
+import org.ctrlab.server.Devices;
 import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.data.Field;
 import org.ctrlab.server.model.backbone.Backbone;
@@ -68,6 +70,9 @@ public final class CtrModel implements AutoCloseable {
   private final Operand<TFloat32> noisyProb;
   private final List<Param> checkpointParams;
   private final List<Integer> userItemColumns;
+  private final org.tensorflow.op.Op trainOp;
+  private final DropoutFeeder dropoutMasks;
+  private final int towers;
 
   /** The model for a dataset's fields; its user and item id columns make the "user_item" norm group. */
   public CtrModel(ModelConfig config, Dataset ds) {
@@ -96,8 +101,8 @@ public final class CtrModel implements AutoCloseable {
           new BackboneContext(net, inputs, fields.size(), config.embeddingSize(), head.k()), config.hyper());
 
       // Training pass.
-      towers = towers(config, net.rowsCoupled(), org.ctrlab.server.Devices.ownPools(),
-          org.ctrlab.server.Devices::hasGpu);
+      towers = inputs.tokens == null && inputs.seqs.isEmpty() && inputs.floats == null ? 1
+          : towers(config, net.rowsCoupled(), Devices.ownPools(), Devices::hasGpu);
       Operand<TFloat32> f = trainingLogits(net, inputs, embedding, backbone, towers);
       Operand<TFloat32> reg = backbone.regularizer(net);
       org.ctrlab.server.model.head.Head.Loss parts = head.loss(net, f, label, ratingClass, reg);
@@ -139,11 +144,12 @@ public final class CtrModel implements AutoCloseable {
 
       ConfigProto.Builder cpb = org.ctrlab.server.Devices.sessionConfig().toBuilder();
       if (towers > 1) {
-        // One thread per op (the towers are the parallelism), as many ops at once as towers: pools of the session's
-        // own, which TensorFlow makes only with Devices.OWN_POOLS_ENV set (else the process's, sized once).
+        // One thread per op (the towers are the parallelism), as many ops at once as towers. The inter-op pool is
+        // the session's own with use_per_session_threads; the intra-op one only with Devices.OWN_POOLS_ENV set (else
+        // it is the process's, sized once by its first session).
         cpb.setUsePerSessionThreads(true).setIntraOpParallelismThreads(1).setInterOpParallelismThreads(towers);
       } else if (config.threads() > 0) {
-        cpb.setUsePerSessionThreads(org.ctrlab.server.Devices.ownPools())
+        cpb.setUsePerSessionThreads(Devices.ownPools())
             .setIntraOpParallelismThreads(config.threads()).setInterOpParallelismThreads(config.threads());
       }
       if (config.bf16()) {
@@ -167,16 +173,12 @@ public final class CtrModel implements AutoCloseable {
     }
   }
 
-  private final org.tensorflow.op.Op trainOp;
-
-  private final int towers;
-
   /**
    * How many towers this model's training step runs in: the row ranges its batch is split into, each a copy of the
    * embedding and backbone ops on the same variables and the same dropout masks, with no edge between them, so that
    * the executor runs them at once. On a CPU a step is a chain of ops too small for two threads each (an element-wise
    * op on a [4096, 128] batch takes longer on two threads than on one here), so a run with n threads, in a process
-   * whose sessions have pools of their own ({@link org.ctrlab.server.Devices#ownPools()}), trains in n towers of one
+   * whose sessions have pools of their own ({@link Devices#ownPools()}), trains in n towers of one
    * thread each; on a GPU, for a backbone with BatchNorm (whose training output for a row depends on the whole
    * batch) or on the process's shared pools, in one. The loss, its gradients and the update are the whole batch's.
    */
@@ -188,8 +190,7 @@ public final class CtrModel implements AutoCloseable {
    * The towers for a config: its own if set (refused for a backbone whose rows are coupled), else as above, with
    * ownPools whether this process's sessions have pools of their own.
    */
-  static int towers(ModelConfig config, boolean rowsCoupled, boolean ownPools,
-      java.util.function.BooleanSupplier gpu) {
+  static int towers(ModelConfig config, boolean rowsCoupled, boolean ownPools, BooleanSupplier gpu) {
     if (config.towers() > 0) {
       if (config.towers() > 1 && rowsCoupled) {
         throw new IllegalArgumentException(config.backbone() + " has BatchNorm, which normalises over the whole "
@@ -201,32 +202,42 @@ public final class CtrModel implements AutoCloseable {
   }
 
   /**
-   * The training pass's logits [B, k]. With more than one tower, the batch is split into that many row ranges, each
-   * embedded and run through the backbone as its own copy of the ops (same variables, same dropout masks, rows
-   * apart): the copies have no edge between them, so the executor runs them at once, one per thread.
+   * The training pass's logits [B, k]. With more than one tower, the batch's embeddings (gathered once, so that
+   * their gradient is one table-sized sum, not one per tower) and inputs are split into that many row ranges, each
+   * run through the backbone as its own copy of the ops (same variables, same dropout masks, rows apart): the copies
+   * have no edge between them, so the executor runs them at once, one per thread.
    */
   private static Operand<TFloat32> trainingLogits(Net net, FeatureInputs inputs, FieldEmbedding embedding,
       Backbone backbone, int towers) {
     var tf = net.tf;
-    if (towers <= 1 || net.batchRows() == null) {
-      return backbone.logits(net, embedding.apply(net, inputs), inputs, true);
+    Operand<TFloat32> e = embedding.apply(net, inputs);
+    if (towers <= 1) {
+      return backbone.logits(net, e, inputs, true);
     }
-    Operand<org.tensorflow.types.TInt32> b = net.batchRows();
-    List<Operand<TFloat32>> parts = new ArrayList<>();
-    Operand<org.tensorflow.types.TInt32> begin = tf.constant(new int[] {0});
+    // Tower t holds rows [B t / n, B (t + 1) / n): sizes differ by at most one, and a batch of fewer than n rows
+    // leaves some towers empty.
+    Operand<TInt32> b = net.batchRows();
+    List<Operand<TInt32>> begins = new ArrayList<>();
+    List<Operand<TInt32>> sizes = new ArrayList<>();
+    Operand<TInt32> begin = tf.constant(new int[] {0});
     for (int t = 0; t < towers; t++) {
-      Operand<org.tensorflow.types.TInt32> end = t == towers - 1 ? b
+      Operand<TInt32> end = t == towers - 1 ? b
           : tf.math.div(tf.math.mul(b, tf.constant(new int[] {t + 1})), tf.constant(new int[] {towers}));
-      Operand<org.tensorflow.types.TInt32> rows = tf.math.sub(end, begin);
-      net.beginTower(new Net.Tower(t, begin, rows));
-      FeatureInputs part = inputs.rows(net, begin, rows);
-      parts.add(backbone.logits(net, embedding.apply(net, part), part, true));
+      begins.add(begin);
+      sizes.add(tf.math.sub(end, begin));
       begin = end;
     }
+    Operand<TInt32> split = tf.concat(sizes, tf.constant(0));
+    List<FeatureInputs> parts = inputs.split(net, split, towers);
+    var es = tf.splitV(e, split, tf.constant(0), (long) towers).output();
+    List<Operand<TFloat32>> logits = new ArrayList<>();
+    for (int t = 0; t < towers; t++) {
+      net.beginTower(new Net.Tower(t, begins.get(t), sizes.get(t)));
+      logits.add(backbone.logits(net, es.get(t), parts.get(t), true));
+    }
     net.endTowers();
-    return tf.concat(parts, tf.constant(0));
+    return tf.concat(logits, tf.constant(0));
   }
-  private final DropoutFeeder dropoutMasks;
 
   private Operand<TFloat32> groupNorms(List<Param> trainable, List<Operand<TFloat32>> g) {
     var tf = net.tf;

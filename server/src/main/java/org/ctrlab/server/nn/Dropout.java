@@ -45,9 +45,7 @@ public final class Dropout {
       Operand<TFloat32> mask = slot.mask();
       Operand<TInt32> rows = net.batchRows();
       if (tower != null) {
-        int rank = s.numDimensions();
-        mask = tf.slice(mask, tf.concat(List.of(tower.begin(), tf.constant(new int[rank - 1])), tf.constant(0)),
-            tf.concat(List.of(tower.rows(), tf.constant(minusOnes(rank - 1))), tf.constant(0)));
+        mask = rowsOf(tf, mask, tower, s.numDimensions());
         rows = tower.rows();
       }
       // The mask has one row per example: fail loudly if x's first dimension is not the batch (a [1, ...] mask
@@ -57,10 +55,23 @@ public final class Dropout {
           List.of(tf.constant("dropout input's first dimension is not the batch size")));
       return tf.withControlDependencies(List.of(check)).math.mul(x, mask);
     }
-    // Towers draw apart here (their shapes are their own).
-    Operand<TFloat32> mask = drawn(tf, net, tf.shape(x), tower == null ? key : key ^ (0x5851F42D4C957F2DL
-        * (tower.index() + 1)), p);
-    return tf.math.mul(x, mask);
+    if (tower != null) {
+      if (s.isUnknown()) {
+        throw new IllegalStateException("dropout in a tower needs an input of known rank");
+      }
+      // In a tower: the rows of the mask the whole batch would draw (same key), as for a fed one.
+      Operand<TInt32> whole = tf.concat(List.of(net.batchRows(), tf.slice(tf.shape(x), tf.constant(new int[] {1}),
+          tf.constant(new int[] {-1}))), tf.constant(0));
+      return tf.math.mul(x, rowsOf(tf, drawn(tf, net, whole, key, p), tower, s.numDimensions()));
+    }
+    return tf.math.mul(x, drawn(tf, net, tf.shape(x), key, p));
+  }
+
+  /** A tower's rows of a whole batch's mask of the given rank. */
+  private static Operand<TFloat32> rowsOf(org.tensorflow.op.Ops tf, Operand<TFloat32> mask, Net.Tower tower,
+      int rank) {
+    return tf.slice(mask, tf.concat(List.of(tower.begin(), tf.constant(new int[rank - 1])), tf.constant(0)),
+        tf.concat(List.of(tower.rows(), tf.constant(minusOnes(rank - 1))), tf.constant(0)));
   }
 
   /** A mask drawn in the graph by a stateless op keyed by (key, step). */

@@ -57,21 +57,35 @@ public final class FeatureInputs {
     this.floats = floats;
   }
 
-  /** The rows [begin, begin + size) of these inputs (begin and size [1] tensors), as inputs of the same fields. */
-  public FeatureInputs rows(Net net, Operand<TInt32> begin, Operand<TInt32> size) {
+  /**
+   * These inputs split by rows into n consecutive parts of the given sizes (an [n] tensor), each as inputs of the
+   * same fields; the split's gradient is a concatenation.
+   */
+  public List<FeatureInputs> split(Net net, Operand<TInt32> sizes, int n) {
     var tf = net.tf;
-    List<Operand<TInt32>> s = new ArrayList<>();
+    List<List<Operand<TInt32>>> seqParts = new ArrayList<>();
     for (Operand<TInt32> q : seqs) {
-      s.add(rowSlice(tf, q, begin, size));
+      seqParts.add(splitRows(tf, q, sizes, n));
     }
-    return new FeatureInputs(this, tokens == null ? null : rowSlice(tf, tokens, begin, size), s,
-        floats == null ? null : rowSlice(tf, floats, begin, size));
+    List<Operand<TInt32>> tokenParts = tokens == null ? null : splitRows(tf, tokens, sizes, n);
+    List<Operand<TFloat32>> floatParts = floats == null ? null : splitRows(tf, floats, sizes, n);
+    List<FeatureInputs> out = new ArrayList<>();
+    for (int t = 0; t < n; t++) {
+      List<Operand<TInt32>> s = new ArrayList<>();
+      for (List<Operand<TInt32>> q : seqParts) {
+        s.add(q.get(t));
+      }
+      out.add(new FeatureInputs(this, tokenParts == null ? null : tokenParts.get(t), s,
+          floatParts == null ? null : floatParts.get(t)));
+    }
+    return out;
   }
 
-  private static <T extends org.tensorflow.types.family.TType> Operand<T> rowSlice(org.tensorflow.op.Ops tf,
-      Operand<T> x, Operand<TInt32> begin, Operand<TInt32> size) {
-    return tf.slice(x, tf.concat(List.of(begin, tf.constant(new int[] {0})), tf.constant(0)),
-        tf.concat(List.of(size, tf.constant(new int[] {-1})), tf.constant(0)));
+  private static <T extends org.tensorflow.types.family.TType> List<Operand<T>> splitRows(org.tensorflow.op.Ops tf,
+      Operand<T> x, Operand<TInt32> sizes, int n) {
+    List<Operand<T>> out = new ArrayList<>();
+    tf.splitV(x, sizes, tf.constant(0), (long) n).output().forEach(out::add);
+    return out;
   }
 
   public int numFields() {

@@ -78,11 +78,6 @@ public final class Bench implements Callable<Integer> {
     RunOptions.Loaded in = options.load();
     RunConfigs rc = in.configs();
     Dataset ds = in.dataset();
-    if (!org.ctrlab.server.Devices.ownPools()) {
-      System.err.println("bench: " + org.ctrlab.server.Devices.OWN_POOLS_ENV + " is not set: every model runs on the"
-          + " process's shared thread pools, so CPU training steps run in one tower (the server's workers have it"
-          + " set; run.sh sets it)");
-    }
     if (!json) {
       System.out.printf(Locale.ROOT, "%-9s %-7s %8s %8s %8s %8s %6s %7s %7s %6s %6s %5s %6s%n", "backbone", "head",
           "testAUC", "logloss", "s/epoch", "floor", "xfloor", "eval s", "floor", "R/B", "epochs", "best", "towers");

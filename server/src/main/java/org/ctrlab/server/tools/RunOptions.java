@@ -48,6 +48,11 @@ final class RunOptions {
     System.err.printf(Locale.ROOT, "%s (loaded in %.1f s)%n", ds.describe(), (System.nanoTime() - t0) / 1e9);
     System.err.printf(Locale.ROOT, "device %s, TensorFlow threads %d, oneDNN CPU kernels %s%n", Devices.describe(),
         threads, Devices.oneDnn() ? "on" : "off");
+    if (!Devices.ownPools()) {
+      System.err.println("note: " + Devices.OWN_POOLS_ENV + " is not set, so models share this process's thread"
+          + " pools and a CPU training step runs in one tower unless told otherwise; the server's workers have it set"
+          + " (set it to true here to measure what they run)");
+    }
     return new Loaded(new RunConfigs(configs, reg), ds);
   }
 

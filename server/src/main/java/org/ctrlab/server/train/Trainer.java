@@ -210,11 +210,12 @@ public final class Trainer {
   public static Evaluation evaluate(CtrModel model, Dataset ds, int[] rows, int evalBatch, Cancellation cancel) {
     float[] scores = new float[rows.length];
     int batches = (rows.length + evalBatch - 1) / evalBatch;
-    boolean two = batches > 1 && model.config.threads() > 1;
+    int callers = Math.min(batches, model.towers() > 1 ? model.towers() : model.config.threads() > 1 ? 2 : 1);
     java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
-    // Two callers (when the run has two threads), each with its own feeder, take the next batch: one batch's chain
-    // of products leaves a core idle that the other's fill (on 2 cores about 0.7-0.9x the time of one caller). At
-    // most two, so an evaluation holds at most two batches' activations whatever the thread count.
+    // Several callers, each with its own feeder, take the next batch. A model that trains in towers runs each op on
+    // one thread, so it evaluates with one caller per tower; otherwise two (when the run has two threads or more):
+    // one batch's chain of products leaves a core idle that the other's fill (on 2 cores about 0.7-0.9x the time of
+    // one caller), and two hold only two batches' activations.
     Runnable caller = () -> {
       try (BatchFeeder feeder = new BatchFeeder(ds, evalBatch)) {
         for (int b = next.getAndIncrement(); b < batches; b = next.getAndIncrement()) {
@@ -224,22 +225,23 @@ public final class Trainer {
           model.predict(feeder, scores, from);
         }
       } catch (Throwable t) {
-        next.set(batches); // the other caller stops at its next batch
+        next.set(batches); // the other callers stop at their next batch
         throw t;
       }
     };
-    if (!two) {
+    List<CompletableFuture<Void>> others = new ArrayList<>();
+    for (int i = 1; i < callers; i++) {
+      others.add(CompletableFuture.runAsync(caller, EVAL_CALLERS));
+    }
+    Throwable failed = null;
+    try {
       caller.run();
-    } else {
-      CompletableFuture<Void> other = CompletableFuture.runAsync(caller, EVAL_CALLERS);
-      Throwable failed = null;
+    } catch (Throwable t) {
+      failed = t;
+    }
+    for (CompletableFuture<Void> other : others) {
       try {
-        caller.run();
-      } catch (Throwable t) {
-        failed = t;
-      }
-      try {
-        other.join(); // the model may be closed once this returns: both callers have ended before it does
+        other.join(); // the model may be closed once this returns: every caller has ended before it does
       } catch (java.util.concurrent.CompletionException e) {
         if (failed == null) {
           failed = e.getCause();
@@ -247,11 +249,11 @@ public final class Trainer {
           failed.addSuppressed(e.getCause());
         }
       }
-      if (failed instanceof RuntimeException re) {
-        throw re;
-      } else if (failed instanceof Error err) {
-        throw err;
-      }
+    }
+    if (failed instanceof RuntimeException re) {
+      throw re;
+    } else if (failed instanceof Error err) {
+      throw err;
     }
     float[] labels = new float[rows.length];
     for (int i = 0; i < rows.length; i++) {
