@@ -176,7 +176,8 @@ public final class Devices {
   /**
    * The environment variable that gives every TensorFlow session its own intra-op pool, sized by that session's
    * config, instead of the process's one pool sized by its first session (TensorFlow reads it once, at the first
-   * session; a JVM cannot set its own environment, so launchers set it: the supervisor for workers, run.sh).
+   * session; a JVM cannot set its own environment, so the supervisor sets it for its workers, and the tools say
+   * when it is missing).
    */
   public static final String OWN_POOLS_ENV = "TF_OVERRIDE_GLOBAL_THREADPOOL";
 

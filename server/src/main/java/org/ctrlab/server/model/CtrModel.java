@@ -101,8 +101,7 @@ public final class CtrModel implements AutoCloseable {
           new BackboneContext(net, inputs, fields.size(), config.embeddingSize(), head.k()), config.hyper());
 
       // Training pass.
-      towers = inputs.tokens == null && inputs.seqs.isEmpty() && inputs.floats == null ? 1
-          : towers(config, net.rowsCoupled(), Devices.ownPools(), Devices::hasGpu);
+      towers = net.batchRows() == null ? 1 : towers(config, net.rowsCoupled(), Devices.ownPools(), Devices::hasGpu);
       Operand<TFloat32> f = trainingLogits(net, inputs, embedding, backbone, towers);
       Operand<TFloat32> reg = backbone.regularizer(net);
       org.ctrlab.server.model.head.Head.Loss parts = head.loss(net, f, label, ratingClass, reg);
@@ -142,7 +141,7 @@ public final class CtrModel implements AutoCloseable {
       noisyProb = head.probability(net, backbone.logits(net, noisy, inputs, false));
       checkpointParams = net.params().stream().filter(Param::inCheckpoint).toList();
 
-      ConfigProto.Builder cpb = org.ctrlab.server.Devices.sessionConfig().toBuilder();
+      ConfigProto.Builder cpb = Devices.sessionConfig().toBuilder();
       if (towers > 1) {
         // One thread per op (the towers are the parallelism), as many ops at once as towers. The inter-op pool is
         // the session's own with use_per_session_threads; the intra-op one only with Devices.OWN_POOLS_ENV set (else
@@ -176,8 +175,8 @@ public final class CtrModel implements AutoCloseable {
   /**
    * How many towers this model's training step runs in: the row ranges its batch is split into, each a copy of the
    * embedding and backbone ops on the same variables and the same dropout masks, with no edge between them, so that
-   * the executor runs them at once. On a CPU a step is a chain of ops too small for two threads each (an element-wise
-   * op on a [4096, 128] batch takes longer on two threads than on one here), so a run with n threads, in a process
+   * the executor runs them at once. On a CPU a step is a chain of ops too small for two threads each (one run's
+   * epoch took as long on one thread as on two, docs/results.md), so a run with n threads, in a process
    * whose sessions have pools of their own ({@link Devices#ownPools()}), trains in n towers of one
    * thread each; on a GPU, for a backbone with BatchNorm (whose training output for a row depends on the whole
    * batch) or on the process's shared pools, in one. The loss, its gradients and the update are the whole batch's.

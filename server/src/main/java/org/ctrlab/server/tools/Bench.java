@@ -57,7 +57,8 @@ public final class Bench implements Callable<Integer> {
   boolean json;
 
   @Option(names = "--towers", description = "Row ranges a training step is split into, each on one thread"
-      + " (default: the model's choice: the threads on a CPU, 1 on a GPU or for a backbone with BatchNorm).")
+      + " (default: the model's choice: the threads on a CPU when TF_OVERRIDE_GLOBAL_THREADPOOL is set, else 1;"
+      + " 1 on a GPU or for a backbone with BatchNorm).")
   int towers;
 
   @Option(names = "--floor-steps", description = "Timed passes over the model's matrix products per round, five"
