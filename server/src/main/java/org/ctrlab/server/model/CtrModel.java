@@ -304,30 +304,43 @@ public final class CtrModel implements AutoCloseable {
    * "type name" (for the profiling of bench and head-cost; it does update the weights).
    */
   public java.util.Map<String, Double> profileStep(BatchFeeder batch, float learningRate, int step) {
-    java.util.Map<String, Double> perOp = new java.util.HashMap<>();
     try (TFloat32 lr = TFloat32.scalarOf(learningRate); TFloat32 t = TFloat32.scalarOf(step);
         TInt64 rng = TInt64.scalarOf(step)) {
-      Session.Runner r = trainRunner(batch, lr, t, rng, step)
-          .setOptions(org.tensorflow.proto.RunOptions.newBuilder()
-              .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build());
-      try (Result res = r.runAndFetchMetadata()) {
-        var md = res.getMetadata().orElseThrow();
-        if (opTypes == null) {
-          java.util.Map<String, String> types = new java.util.HashMap<>();
-          graph.operations().forEachRemaining(op -> types.put(op.name(), op.type()));
-          opTypes = types;
-        }
-        for (var dev : md.getStepStats().getDevStatsList()) {
-          for (var ns : dev.getNodeStatsList()) {
-            String name = ns.getNodeName();
-            String type = ranType(ns.getTimelineLabel(), opTypes.getOrDefault(name, name));
-            perOp.merge(type + " " + name, ns.getAllEndRelMicros() / 1000.0, Double::sum);
-          }
-        }
-      }
+      return traced(trainRunner(batch, lr, t, rng, step));
     } finally {
       batch.close();
       dropoutMasks.close();
+    }
+  }
+
+  /** As {@link #profileStep}, for one evaluation batch: the ops that {@link #predict} runs on the fed batch. */
+  public java.util.Map<String, Double> profilePredict(BatchFeeder batch) {
+    try {
+      return traced(batch.feedFeatures(session.runner(), inputs).fetch(prob));
+    } finally {
+      batch.close();
+    }
+  }
+
+  /** Runs r with full tracing; per op that ran, its wall time in milliseconds keyed by "type name". */
+  private java.util.Map<String, Double> traced(Session.Runner r) {
+    java.util.Map<String, Double> perOp = new java.util.HashMap<>();
+    r.setOptions(org.tensorflow.proto.RunOptions.newBuilder()
+        .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build());
+    try (Result res = r.runAndFetchMetadata()) {
+      var md = res.getMetadata().orElseThrow();
+      if (opTypes == null) {
+        java.util.Map<String, String> types = new java.util.HashMap<>();
+        graph.operations().forEachRemaining(op -> types.put(op.name(), op.type()));
+        opTypes = types;
+      }
+      for (var dev : md.getStepStats().getDevStatsList()) {
+        for (var ns : dev.getNodeStatsList()) {
+          String name = ns.getNodeName();
+          String type = ranType(ns.getTimelineLabel(), opTypes.getOrDefault(name, name));
+          perOp.merge(type + " " + name, ns.getAllEndRelMicros() / 1000.0, Double::sum);
+        }
+      }
     }
     return perOp;
   }

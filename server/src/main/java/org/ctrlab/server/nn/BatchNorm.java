@@ -53,9 +53,19 @@ public final class BatchNorm {
           tf.math.mul(bn.batchVariance(), m))));
       return tf.reshape(bn.y(), tf.shape(x));
     }
-    // Evaluation: y = x * scale + shift with scale = gamma / sqrt(running_var + eps).
-    Operand<TFloat32> scale = tf.math.mul(gamma.read, tf.math.rsqrt(tf.math.add(runningVar.read, tf.constant(eps))));
-    Operand<TFloat32> shift = tf.math.sub(beta.read, tf.math.mul(runningMean.read, scale));
-    return tf.math.add(tf.math.mul(x, scale), shift);
+    // Evaluation: y = x * scale + shift.
+    return tf.math.add(tf.math.mul(x, evalScale(net)), evalShift(net));
+  }
+
+  /** Evaluation's per-channel scale gamma / sqrt(running_var + eps): y = x * scale + shift. */
+  public Operand<TFloat32> evalScale(Net net) {
+    var tf = net.tf;
+    return tf.math.mul(gamma.read, tf.math.rsqrt(tf.math.add(runningVar.read, tf.constant(eps))));
+  }
+
+  /** Evaluation's per-channel shift beta - running_mean * scale. */
+  public Operand<TFloat32> evalShift(Net net) {
+    var tf = net.tf;
+    return tf.math.sub(beta.read, tf.math.mul(runningMean.read, evalScale(net)));
   }
 }

@@ -27,4 +27,15 @@ public final class Dense {
     Operand<TFloat32> y = net.tf.linalg.matMul(x, w.read);
     return b == null ? y : net.tf.nn.biasAdd(y, b.read); // BiasAdd: fusable with the MatMul, cheap gradient
   }
+
+  /**
+   * (x W + b) * scale + shift with scale and shift [out] folded into the layer: x (W diag(scale)) + (b scale + shift),
+   * one product whose bias (and a following activation) the executor fuses into it.
+   */
+  public Operand<TFloat32> applyScaled(Net net, Operand<TFloat32> x, Operand<TFloat32> scale,
+      Operand<TFloat32> shift) {
+    var tf = net.tf;
+    Operand<TFloat32> bias = b == null ? shift : tf.math.add(tf.math.mul(b.read, scale), shift);
+    return tf.nn.biasAdd(tf.linalg.matMul(x, tf.math.mul(w.read, scale)), bias);
+  }
 }

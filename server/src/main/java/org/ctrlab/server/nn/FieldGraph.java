@@ -48,7 +48,7 @@ public final class FieldGraph {
     for (int i = 0; i < fields; i++) {
       mask[i][i] = -1e9f;
     }
-    return tf.nn.softmax(tf.math.add(alpha, tf.constant(mask)));
+    return Softmax.lastAxis(net, tf.math.add(alpha, tf.constant(mask)));
   }
 
   public Operand<TFloat32> apply(Net net, Operand<TFloat32> h0) {

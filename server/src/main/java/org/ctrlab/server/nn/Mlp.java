@@ -32,9 +32,15 @@ public final class Mlp {
     Operand<TFloat32> h = x;
     for (int i = 0; i < layers.size(); i++) {
       h = Dropout.apply(net, h, dropout, training);
-      h = layers.get(i).apply(net, h);
-      if (norms.get(i) != null) {
-        h = norms.get(i).apply(net, h, training);
+      BatchNorm norm = norms.get(i);
+      if (norm == null) {
+        h = layers.get(i).apply(net, h);
+      } else if (training) {
+        h = norm.apply(net, layers.get(i).apply(net, h), true);
+      } else {
+        // Evaluation's BatchNorm is a per-channel affine map: folded into the layer's weights and bias, the layer,
+        // its normalisation and a ReLU run as one fused product.
+        h = layers.get(i).applyScaled(net, h, norm.evalScale(net), norm.evalShift(net));
       }
       h = act.apply(net, h);
     }

@@ -50,7 +50,7 @@ public final class SelfAttention {
     Operand<TFloat32> v = split(net, tf.math.add(tf.linalg.matMul(flat, wv.read), bv.read), fields, dh);
     Operand<TFloat32> scores = tf.math.mul(tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true)),
         tf.constant((float) (1 / Math.sqrt(dh)))); // [B, h, F, F]
-    Operand<TFloat32> weights = Dropout.apply(net, tf.nn.softmax(scores), dropout, training);
+    Operand<TFloat32> weights = Dropout.apply(net, Softmax.lastAxis(net, scores), dropout, training);
     Operand<TFloat32> ctx = tf.train.batchMatMul(weights, v, TFloat32.class); // [B, h, F, dh]
     Operand<TFloat32> merged = tf.reshape(tf.linalg.transpose(ctx, tf.constant(new int[] {0, 2, 1, 3})),
         tf.constant(new int[] {-1, dim}));

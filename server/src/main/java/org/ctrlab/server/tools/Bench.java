@@ -44,7 +44,7 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--verbose", description = "Print every epoch.")
   boolean verbose;
 
-  @Option(names = "--profile", description = "Print the time per TensorFlow op type of one traced training step.")
+  @Option(names = "--profile", description = "Print the time per TensorFlow op type of a traced training step and evaluation batch.")
   boolean profile;
 
   @Option(names = "--eval-batch-size", description = "Rows per evaluation batch (default: the config's).")
@@ -176,28 +176,40 @@ public final class Bench implements Callable<Integer> {
   }
 
   private static void profile(CtrModel m, Dataset ds, ResolvedConfig c) {
-    int[] rows = new int[c.getBatchSize()];
+    int[] rows = new int[Math.max(c.getBatchSize(), c.getEvalBatchSize())];
     for (int i = 0; i < rows.length; i++) {
       rows[i] = i % ds.rows;
     }
-    try (var feeder = new org.ctrlab.server.model.BatchFeeder(ds, rows.length)) {
-      // Five steps to warm up, then the mean of twenty traced steps: one step's trace varies by tens of per cent.
-      int warm = 5;
-      int kept = 20;
-      Map<String, Double> t = new java.util.HashMap<>();
+    // Five passes to warm up, then the mean of twenty traced ones: one pass's trace varies by tens of per cent.
+    printProfile("a training step", c.getBatchSize(), traceMean(ds, rows, c.getBatchSize(),
+        (feeder, k) -> m.profileStep(feeder, 1e-4f, k)));
+    printProfile("an evaluation batch", c.getEvalBatchSize(), traceMean(ds, rows, c.getEvalBatchSize(),
+        (feeder, k) -> m.profilePredict(feeder)));
+  }
+
+  private static Map<String, Double> traceMean(Dataset ds, int[] rows, int batch,
+      java.util.function.BiFunction<org.ctrlab.server.model.BatchFeeder, Integer, Map<String, Double>> pass) {
+    int warm = 5;
+    int kept = 20;
+    Map<String, Double> t = new java.util.HashMap<>();
+    try (var feeder = new org.ctrlab.server.model.BatchFeeder(ds, batch)) {
       for (int k = 1; k <= warm + kept; k++) {
-        feeder.fill(rows, 0, rows.length);
-        Map<String, Double> step = CtrModel.byType(m.profileStep(feeder, 1e-4f, k));
+        feeder.fill(rows, 0, batch);
+        Map<String, Double> one = CtrModel.byType(pass.apply(feeder, k));
         if (k > warm) {
-          step.forEach((op, ms) -> t.merge(op, ms / kept, Double::sum));
+          one.forEach((op, ms) -> t.merge(op, ms / kept, Double::sum));
         }
       }
-      double total = t.values().stream().mapToDouble(Double::doubleValue).sum();
-      System.out.printf(Locale.ROOT, "op time of a step (summed over threads, mean of %d traced steps): %.1f ms%n",
-          kept, total);
-      t.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25)
-          .forEach(e -> System.out.printf(Locale.ROOT, "  %-32s %8.2f ms%n", e.getKey(), e.getValue()));
     }
+    return t;
+  }
+
+  private static void printProfile(String what, int rows, Map<String, Double> t) {
+    double total = t.values().stream().mapToDouble(Double::doubleValue).sum();
+    System.out.printf(Locale.ROOT, "op time of %s of %,d rows (summed over threads, mean of 20 traced): %.1f ms%n",
+        what, rows, total);
+    t.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25)
+        .forEach(e -> System.out.printf(Locale.ROOT, "  %-32s %8.2f ms%n", e.getKey(), e.getValue()));
   }
 
   public static void main(String[] args) {

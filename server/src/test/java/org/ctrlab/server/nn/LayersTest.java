@@ -79,6 +79,23 @@ class LayersTest {
   }
 
   @Test
+  void mlpEvaluationFoldsBatchNormIntoTheLayer() {
+    try (GraphTest g = new GraphTest()) {
+      Mlp mlp = new Mlp(g.net, "mlp", 2, new int[] {2}, 0.0, Activation.RELU, true);
+      Operand<TFloat32> y = mlp.apply(g.net, g.net.tf.constant(new float[][] {{1, 2}, {-1, 1}}), false);
+      // W, b, gamma, beta, running mean, running var.
+      g.set(new float[] {1, -1, 0.5f, 2}, new float[] {0.5f, -1}, new float[] {2, 1}, new float[] {0.1f, -0.2f},
+          new float[] {1, 0}, new float[] {3, 0.25f});
+      // Row 1: x W + b = [1 + 1 + 0.5, -1 + 4 - 1] = [2.5, 2]; row 2: [-1 + 0.5 + 0.5, 1 + 2 - 1] = [0, 2].
+      // BatchNorm: (v - mean) * gamma / sqrt(var + eps) + beta, then ReLU.
+      double s0 = 2 / Math.sqrt(3 + 1e-5);
+      double s1 = 1 / Math.sqrt(0.25 + 1e-5);
+      assertArrayEquals(new float[] {(float) (1.5 * s0 + 0.1), (float) (2 * s1 - 0.2), 0, (float) (2 * s1 - 0.2)},
+          g.eval(y), 1e-5f);
+    }
+  }
+
+  @Test
   void mlpAppliesActivationAfterEveryLayerIncludingTheLast() {
     try (GraphTest g = new GraphTest()) {
       Mlp mlp = new Mlp(g.net, "mlp", 2, new int[] {2, 1}, 0.0, Activation.RELU, false);

@@ -1,0 +1,37 @@
+package org.ctrlab.server.nn;
+
+import java.util.Arrays;
+import org.tensorflow.Operand;
+import org.tensorflow.op.core.Max;
+import org.tensorflow.op.core.Sum;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Softmax over the last axis, for attention over a handful of fields (AutoInt, FiGNN): exp(x - max) divided by its
+ * row sums, the sums taken as one matrix product with an n x n matrix of ones, which gives every element its row's
+ * sum (so the division needs no broadcast, and neither does its gradient). On such short rows oneDNN's softmax
+ * kernel, TensorFlow's own LogSoftmax and a Sum over the last axis are each several times slower than the product
+ * (bench --profile, docs/results.md). The max is a shift the softmax does not depend on: no gradient flows through it.
+ */
+public final class Softmax {
+  private Softmax() {}
+
+  /** softmax(x) over the last axis; x's last dimension should be static (else the row sums are a Sum). */
+  public static Operand<TFloat32> lastAxis(Net net, Operand<TFloat32> x) {
+    var tf = net.tf;
+    var shape = x.shape();
+    long n = shape.numDimensions() > 0 ? shape.get(shape.numDimensions() - 1) : -1;
+    Operand<TFloat32> max = tf.stopGradient(tf.max(x, tf.constant(-1), Max.keepDims(true)));
+    Operand<TFloat32> e = tf.math.exp(tf.math.sub(x, max));
+    if (n <= 0) {
+      return tf.math.div(e, tf.sum(e, tf.constant(-1), Sum.keepDims(true)));
+    }
+    float[][] ones = new float[(int) n][(int) n];
+    for (float[] row : ones) {
+      Arrays.fill(row, 1f);
+    }
+    Operand<TFloat32> rows = tf.reshape(e, tf.constant(new long[] {-1, n}));
+    Operand<TFloat32> sums = tf.reshape(tf.linalg.matMul(rows, tf.constant(ones)), tf.shape(e));
+    return tf.math.div(e, sums);
+  }
+}
