@@ -248,7 +248,7 @@ class Client:
 
     def backbones(self) -> Rows[BackboneInfo]:
         resp = self._call("ListBackbones", catalog_pb2.ListBackbonesRequest())
-        return Rows(BackboneInfo._of(b) for b in resp.backbones)
+        return Rows(BackboneInfo._of(b, resp.training) for b in resp.backbones)
 
     def datasets(self) -> Rows[DatasetInfo]:
         resp = self._call("ListDatasets", catalog_pb2.ListDatasetsRequest())

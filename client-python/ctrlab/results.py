@@ -311,13 +311,19 @@ class ParamInfo(_Dict):
 
 @dataclass
 class BackboneInfo(_Dict):
+    """A backbone: its hyperparameters, and the training parameters with this backbone's defaults (its own
+    learning rate, for one, over the defaults every backbone shares)."""
+
     name: str
     description: str
     hyperparameters: Dict[str, ParamInfo]
+    training: Dict[str, ParamInfo] = field(default_factory=dict)
 
     @staticmethod
-    def _of(b) -> "BackboneInfo":
-        return BackboneInfo(b.name, b.description, {p.name: ParamInfo._of(p) for p in b.hyperparameters})
+    def _of(b, shared=()) -> "BackboneInfo":
+        training = {p.name: ParamInfo._of(p) for p in shared}
+        training.update({p.name: ParamInfo._of(p) for p in b.training})
+        return BackboneInfo(b.name, b.description, {p.name: ParamInfo._of(p) for p in b.hyperparameters}, training)
 
 
 @dataclass

@@ -122,6 +122,10 @@ def test_catalog(client):
     dcn = next(b for b in backbones if b.name == "DCNV2")
     assert dcn.hyperparameters["mlp_hidden_size"].default == [256, 256, 256]
     assert dcn.hyperparameters["mlp_hidden_size"].is_list
+    # Training defaults: a backbone's own (configs/models) over the shared ones (configs/training.yaml).
+    wide = next(b for b in backbones if b.name == "WideDeep")
+    assert wide.training["learning_rate"].default == 0.005 and dcn.training["learning_rate"].default == 0.001
+    assert wide.training["batch_size"].default == 4096
     assert any(d.name == "synthetic" and d.available for d in client.datasets())
     info = client.info()
     assert info.device.startswith("/device:") and info.slots == 1 and info.user == "local" and info.admin

@@ -788,10 +788,14 @@ final class Commands {
         for (ParamSpec p : b.getHyperparametersList()) {
           t.row("  " + p.getName(), value(p.getDefaultValue()), range(p), p.getDescription());
         }
+        for (ParamSpec p : b.getTrainingList()) {
+          t.row("  " + p.getName() + " (training)", value(p.getDefaultValue()), range(p),
+              "this backbone's default for: " + p.getDescription());
+        }
         t.print(out());
         out().println();
       }
-      Table t = new Table("training", "default", "range", "description");
+      Table t = new Table("training (shared defaults)", "default", "range", "description");
       for (ParamSpec p : r.getTrainingList()) {
         t.row(p.getName(), value(p.getDefaultValue()), range(p), p.getDescription());
       }

@@ -42,8 +42,14 @@ public final class RunConfigs {
       for (Map.Entry<String, Object> e : hp.entrySet()) {
         b.addHyperparameters(spec(e.getKey(), (Map<String, Object>) e.getValue()));
       }
+      Map<String, Object> own = (Map<String, Object>) y.getOrDefault("training", Map.of());
+      for (ParamSpec shared : trainingSpecs()) {
+        if (own.get(shared.getName()) instanceof Number v) {
+          b.addTraining(shared.toBuilder().setDefaultValue(ParamValue.newBuilder().setNumber(v.doubleValue())));
+        }
+      }
       backbones.put(name, b.build());
-      modelTraining.put(name, (Map<String, Object>) y.getOrDefault("training", Map.of()));
+      modelTraining.put(name, own);
       paperRatingWeights.put(name, (Map<String, Object>) y.getOrDefault("paper_rating_weight", Map.of()));
     }
   }
@@ -52,7 +58,10 @@ public final class RunConfigs {
     return new ArrayList<>(backbones.values());
   }
 
-  /** The shared training parameters with their defaults and ranges. */
+  /**
+   * The shared training parameters with their defaults (training.yaml) and ranges; a backbone's own defaults are in
+   * its BackboneInfo.
+   */
   public List<ParamSpec> trainingSpecs() {
     List<ParamSpec> out = new ArrayList<>();
     out.add(num("rating_weight", "lambda_r, weight of the rating cross-entropy (RATING head)", dflt("rating_weight"),

@@ -382,7 +382,10 @@ public final class CtrModel implements AutoCloseable {
       if (!seen.add(op)) {
         continue;
       }
-      if (op.type().equals("MatMul") || op.type().startsWith("BatchMatMul")) {
+      // A product with a constant (the softmax's row sums against a matrix of ones) is how an op is computed, not
+      // one of the model's products.
+      if ((op.type().equals("MatMul") || op.type().startsWith("BatchMatMul"))
+          && !op.input(0).op().type().equals("Const") && !op.input(1).op().type().equals("Const")) {
         products.add(op);
       }
       for (int i = 0; i < op.numInputs(); i++) {

@@ -11,19 +11,24 @@ import org.tensorflow.types.TFloat32;
  * row sums, the sums taken as one matrix product with an n x n matrix of ones, which gives every element its row's
  * sum (so the division needs no broadcast, and neither does its gradient). On such short rows oneDNN's softmax
  * kernel, TensorFlow's own LogSoftmax and a Sum over the last axis are each several times slower than the product
- * (bench --profile, docs/results.md). The max is a shift the softmax does not depend on: no gradient flows through it.
+ * (bench --profile, docs/results.md). The product costs n multiply-adds per element, so rows longer than
+ * {@link #PRODUCT_ROWS_UP_TO} take their sums with a Sum. The max is a shift the softmax does not depend on: no
+ * gradient flows through it.
  */
 public final class Softmax {
   private Softmax() {}
 
-  /** softmax(x) over the last axis; x's last dimension should be static (else the row sums are a Sum). */
+  /** The longest row whose sums are taken as a product (measured on rows of 7: AutoInt and FiGNN on ML-1M). */
+  static final int PRODUCT_ROWS_UP_TO = 16;
+
+  /** softmax(x) over the last axis; with a static last dimension of at most 16 the row sums are a product. */
   public static Operand<TFloat32> lastAxis(Net net, Operand<TFloat32> x) {
     var tf = net.tf;
     var shape = x.shape();
     long n = shape.numDimensions() > 0 ? shape.get(shape.numDimensions() - 1) : -1;
     Operand<TFloat32> max = tf.stopGradient(tf.max(x, tf.constant(-1), Max.keepDims(true)));
     Operand<TFloat32> e = tf.math.exp(tf.math.sub(x, max));
-    if (n <= 0) {
+    if (n <= 0 || n > PRODUCT_ROWS_UP_TO) {
       return tf.math.div(e, tf.sum(e, tf.constant(-1), Sum.keepDims(true)));
     }
     float[][] ones = new float[(int) n][(int) n];

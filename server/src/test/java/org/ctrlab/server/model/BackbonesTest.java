@@ -114,6 +114,35 @@ class BackbonesTest {
     }
   }
 
+  /** bench's floor counts the model's products, not the softmax's row sums (a product with a matrix of ones). */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"AutoInt", "FiGNN"})
+  void theFloorCountsTheModelsProductsOnly(String backbone) {
+    int fields = data.fields.size();
+    assertTrue(fields != 8, "the attention size (8) must differ from the field count for this test");
+    try (CtrModel m = new CtrModel(config(backbone, Head.BINARY), data); BatchFeeder f = new BatchFeeder(data, 64)) {
+      int[] rows = new int[64];
+      Arrays.setAll(rows, i -> i);
+      f.fill(rows, 0, rows.length);
+      List<CtrModel.Product> train = m.trainProducts(f);
+      f.fill(rows, 0, rows.length);
+      List<CtrModel.Product> eval = m.evalProducts(f);
+      assertTrue(!train.isEmpty() && !eval.isEmpty());
+      for (CtrModel.Product p : concat(train, eval)) {
+        assertTrue(!(p.type().equals("MatMul") && p.k() == fields && p.n() == fields), "row-sum product: " + p);
+      }
+      // The attention weights times the values: [fields x fields] by [fields x a] per row and head.
+      assertTrue(train.stream().anyMatch(p -> p.type().startsWith("BatchMatMul") && p.k() == fields),
+          "the attention's own products are counted: " + train);
+    }
+  }
+
+  private static <T> List<T> concat(List<T> a, List<T> b) {
+    List<T> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
+  }
+
   /** Untrained AUC is chance; after training, the best checkpoint (not the last epoch) is what evaluates. */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.EnumSource(value = Head.class, names = {"BINARY", "RATING"})

@@ -1,6 +1,8 @@
 package org.ctrlab.server.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Map;
@@ -45,6 +47,29 @@ class SoftmaxTest {
       assertArrayEquals(new float[] {0.09003f, 0.24473f, 0.66524f}, java.util.Arrays.copyOf(p, 3), 1e-5f);
       assertArrayEquals(new float[] {0, 0.5f, 0.5f}, java.util.Arrays.copyOfRange(p, 6, 9), 1e-6f);
       assertArrayEquals(byHand(X), p, 1e-6f);
+    }
+  }
+
+  @Test
+  void longRowsTakeTheirSumsWithoutTheProduct() {
+    try (GraphTest g = new GraphTest()) {
+      int n = Softmax.PRODUCT_ROWS_UP_TO + 4;
+      float[][] x = new float[2][n];
+      for (int j = 0; j < n; j++) {
+        x[0][j] = j;
+        x[1][j] = -j * 0.5f;
+      }
+      float[] p = g.eval(Softmax.lastAxis(g.net, g.net.tf.constant(x)));
+      for (int r = 0; r < 2; r++) {
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+          sum += Math.exp(x[r][j] - x[r][r == 0 ? n - 1 : 0]);
+        }
+        for (int j = 0; j < n; j++) {
+          assertEquals(Math.exp(x[r][j] - x[r][r == 0 ? n - 1 : 0]) / sum, p[r * n + j], 1e-6);
+        }
+      }
+      g.graph.operations().forEachRemaining(op -> assertTrue(!op.type().equals("MatMul"), "no product: " + op));
     }
   }
 

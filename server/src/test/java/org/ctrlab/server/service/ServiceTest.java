@@ -235,6 +235,17 @@ class ServiceTest {
           .findFirst().orElseThrow();
       assertTrue(mlp.getIsList());
       assertEquals(List.of(256.0, 256.0, 256.0), mlp.getDefaultValue().getList().getValuesList());
+      // A backbone's own training defaults (configs/models), beside the shared ones (configs/training.yaml).
+      var wide = b.getBackbonesList().stream().filter(x -> x.getName().equals("WideDeep")).findFirst().orElseThrow();
+      var lr = wide.getTrainingList().stream().filter(p -> p.getName().equals("learning_rate")).findFirst()
+          .orElseThrow();
+      assertEquals(0.005, lr.getDefaultValue().getNumber(), 1e-12);
+      assertEquals(1e-7, lr.getMin(), 1e-20);
+      assertEquals(0.001, b.getTrainingList().stream().filter(p -> p.getName().equals("learning_rate")).findFirst()
+          .orElseThrow().getDefaultValue().getNumber(), 1e-12);
+      var xdeep = b.getBackbonesList().stream().filter(x -> x.getName().equals("xDeepFM")).findFirst().orElseThrow();
+      assertEquals(List.of("learning_rate", "eval_batch_size"),
+          xdeep.getTrainingList().stream().map(p -> p.getName()).toList());
       var d = f.stub.listDatasets(ListDatasetsRequest.getDefaultInstance());
       assertTrue(d.getDatasetsList().stream().anyMatch(x -> x.getName().equals("synthetic") && x.getAvailable()));
     }
