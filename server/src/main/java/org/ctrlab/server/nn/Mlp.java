@@ -38,8 +38,9 @@ public final class Mlp {
       } else if (training) {
         h = norm.apply(net, layers.get(i).apply(net, h), true);
       } else {
-        // Evaluation's BatchNorm is a per-channel affine map: folded into the layer's weights and bias, the layer,
-        // its normalisation and a ReLU run as one fused product.
+        // Evaluation's BatchNorm is a per-channel affine map: folded into the layer's weights and bias, the layer and
+        // its normalisation run as one fused product (with the activation too when it is a ReLU: DCNV2's, not NFM's
+        // sigmoid).
         h = layers.get(i).applyScaled(net, h, norm.evalScale(net), norm.evalShift(net));
       }
       h = act.apply(net, h);
