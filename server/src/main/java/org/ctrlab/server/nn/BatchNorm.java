@@ -54,18 +54,17 @@ public final class BatchNorm {
       return tf.reshape(bn.y(), tf.shape(x));
     }
     // Evaluation: y = x * scale + shift.
-    return tf.math.add(tf.math.mul(x, evalScale(net)), evalShift(net));
+    Affine a = evalAffine(net);
+    return tf.math.add(tf.math.mul(x, a.scale()), a.shift());
   }
 
-  /** Evaluation's per-channel scale gamma / sqrt(running_var + eps): y = x * scale + shift. */
-  public Operand<TFloat32> evalScale(Net net) {
-    var tf = net.tf;
-    return tf.math.mul(gamma.read, tf.math.rsqrt(tf.math.add(runningVar.read, tf.constant(eps))));
-  }
+  /** Evaluation's per-channel map y = x * scale + shift ([C] each). */
+  public record Affine(Operand<TFloat32> scale, Operand<TFloat32> shift) {}
 
-  /** Evaluation's per-channel shift beta - running_mean * scale. */
-  public Operand<TFloat32> evalShift(Net net) {
+  /** Evaluation's map: scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale. */
+  public Affine evalAffine(Net net) {
     var tf = net.tf;
-    return tf.math.sub(beta.read, tf.math.mul(runningMean.read, evalScale(net)));
+    Operand<TFloat32> scale = tf.math.mul(gamma.read, tf.math.rsqrt(tf.math.add(runningVar.read, tf.constant(eps))));
+    return new Affine(scale, tf.math.sub(beta.read, tf.math.mul(runningMean.read, scale)));
   }
 }

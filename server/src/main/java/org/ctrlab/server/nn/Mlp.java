@@ -41,7 +41,8 @@ public final class Mlp {
         // Evaluation's BatchNorm is a per-channel affine map: folded into the layer's weights and bias, the layer and
         // its normalisation run as one fused product (with the activation too when it is a ReLU: DCNV2's, not NFM's
         // sigmoid).
-        h = layers.get(i).applyScaled(net, h, norm.evalScale(net), norm.evalShift(net));
+        BatchNorm.Affine a = norm.evalAffine(net);
+        h = layers.get(i).applyScaled(net, h, a.scale(), a.shift());
       }
       h = act.apply(net, h);
     }

@@ -180,17 +180,20 @@ public final class Bench implements Callable<Integer> {
     for (int i = 0; i < rows.length; i++) {
       rows[i] = i % ds.rows;
     }
-    // Five passes to warm up, then the mean of twenty traced ones: one pass's trace varies by tens of per cent.
     printProfile("a training step", c.getBatchSize(), traceMean(ds, rows, c.getBatchSize(),
         (feeder, k) -> m.profileStep(feeder, 1e-4f, k)));
     printProfile("an evaluation batch", c.getEvalBatchSize(), traceMean(ds, rows, c.getEvalBatchSize(),
         (feeder, k) -> m.profilePredict(feeder)));
   }
 
+  /** Passes to warm up before tracing, and traced passes averaged: one pass's trace varies by tens of per cent. */
+  private static final int WARM_PASSES = 5;
+  private static final int TRACED_PASSES = 20;
+
   private static Map<String, Double> traceMean(Dataset ds, int[] rows, int batch,
       java.util.function.BiFunction<org.ctrlab.server.model.BatchFeeder, Integer, Map<String, Double>> pass) {
-    int warm = 5;
-    int kept = 20;
+    int warm = WARM_PASSES;
+    int kept = TRACED_PASSES;
     Map<String, Double> t = new java.util.HashMap<>();
     try (var feeder = new org.ctrlab.server.model.BatchFeeder(ds, batch)) {
       for (int k = 1; k <= warm + kept; k++) {
@@ -206,8 +209,8 @@ public final class Bench implements Callable<Integer> {
 
   private static void printProfile(String what, int rows, Map<String, Double> t) {
     double total = t.values().stream().mapToDouble(Double::doubleValue).sum();
-    System.out.printf(Locale.ROOT, "op time of %s of %,d rows (summed over threads, mean of 20 traced): %.1f ms%n",
-        what, rows, total);
+    System.out.printf(Locale.ROOT, "op time of %s of %,d rows (summed over threads, mean of %d traced): %.1f ms%n",
+        what, rows, TRACED_PASSES, total);
     t.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25)
         .forEach(e -> System.out.printf(Locale.ROOT, "  %-32s %8.2f ms%n", e.getKey(), e.getValue()));
   }
