@@ -123,7 +123,7 @@ public final class CtrModel implements AutoCloseable {
       optimizer = new AdamW(net, trainable, g, 0.9, 0.999, 1e-8, config.weightDecay());
       updates.add(optimizer.update);
       trainOp = tf.withControlDependencies(updates).withName("train_step").noOp();
-      dropoutMasks = new DropoutFeeder(net.dropoutSlots());
+      dropoutMasks = new DropoutFeeder(net.random.dropoutSlots());
 
       // Evaluation pass, and per row the L2 norm of d p / d E (an empirical Lipschitz constant of the click
       // probability in the field embeddings; rows are independent in evaluation, so one gradient of the sum gives
@@ -295,7 +295,7 @@ public final class CtrModel implements AutoCloseable {
     batch.feedFeatures(r, inputs);
     batch.feedLabels(r, label, ratingClass);
     dropoutMasks.feed(r, batch.size(), step);
-    return r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.rngStep(), rng).addTarget(trainOp)
+    return r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.random.step(), rng).addTarget(trainOp)
         .fetch(loss);
   }
 
@@ -406,7 +406,7 @@ public final class CtrModel implements AutoCloseable {
       batch.feedFeatures(r, inputs);
       batch.feedLabels(r, label, ratingClass);
       dropoutMasks.feed(r, batch.size(), 1);
-      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.rngStep(), rng);
+      r.feed(optimizer.learningRate, lr).feed(optimizer.step, t).feed(net.random.step(), rng);
       shapes.forEach(r::fetch);
       try (Result res = r.run()) {
         for (int i = 0; i < products.size(); i++) {

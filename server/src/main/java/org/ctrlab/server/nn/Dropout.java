@@ -9,7 +9,7 @@ import org.tensorflow.types.TInt32;
 /**
  * Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1-p).
  *
- * <p>The mask is keyed by the run's seed, the op and the training step ({@link Net#rngStep()}). When the input is
+ * <p>The mask is keyed by the run's seed, the op and the training step ({@link RandomOps#step()}). When the input is
  * [B, ...] with static trailing dimensions, the mask is a {@code PlaceholderWithDefault}: a training pass feeds masks
  * drawn in Java by {@link #draw} (see {@code DropoutFeeder}), because TensorFlow's CPU random kernels take about
  * 6 ns per element here, a third of an MLP's step; left unfed, the graph draws its own with a stateless op.
@@ -25,13 +25,13 @@ public final class Dropout {
       return x;
     }
     var tf = net.tf;
-    long key = net.nextOpKey();
+    long key = net.random.nextKey();
     Net.Tower tower = net.tower();
     Shape s = x.shape();
     boolean feedable = net.batchRows() != null && !s.isUnknown() && s.numDimensions() >= 2
         && !s.tail().hasUnknownDimension();
     if (feedable) {
-      Slot slot = tower == null ? null : net.dropoutSlot(key);
+      Slot slot = tower == null ? null : net.random.dropoutSlot(key);
       if (slot == null) {
         // A feedable mask is shaped from the batch size of the input placeholders, not from x, so that it has no
         // path from a variable (PlaceholderWithDefault has no gradient function). In a tower it still covers the
@@ -40,7 +40,7 @@ public final class Dropout {
         Shape row = s.tail();
         Operand<TFloat32> mask = tf.placeholderWithDefault(drawn(tf, net, shape, key, p), Shape.of(-1).append(row));
         slot = new Slot(mask, row, Math.toIntExact(row.size()), p, key);
-        net.addDropoutSlot(slot);
+        net.random.addDropoutSlot(slot);
       }
       Operand<TFloat32> mask = slot.mask();
       Operand<TInt32> rows = net.batchRows();
@@ -77,7 +77,7 @@ public final class Dropout {
   /** A mask drawn in the graph by a stateless op keyed by (key, step). */
   private static Operand<TFloat32> drawn(org.tensorflow.op.Ops tf, Net net, Operand<TInt32> shape, long key,
       double p) {
-    Operand<TFloat32> u = tf.random.statelessRandomUniform(shape, net.statelessSeed(key), TFloat32.class);
+    Operand<TFloat32> u = tf.random.statelessRandomUniform(shape, net.random.statelessSeed(tf, key), TFloat32.class);
     return tf.math.mul(tf.dtypes.cast(tf.math.greaterEqual(u, tf.constant((float) p)), TFloat32.class),
         tf.constant((float) (1.0 / (1.0 - p))));
   }

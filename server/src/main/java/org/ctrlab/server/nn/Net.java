@@ -17,26 +17,23 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.TInt64;
 
 /**
  * The graph under construction and its variables. Layers create their {@link Param}s here when they are built and
- * may then be applied any number of times (a training pass and an evaluation pass share the same variables).
+ * may then be applied any number of times (a training pass and an evaluation pass share the same variables). While a
+ * training pass is built it also knows the batch's rows and the tower being built; its random ops' keys are
+ * {@link #random}'s.
  */
 public final class Net {
   public final Graph graph;
   public final Ops tf;
   private final List<Param> params = new ArrayList<>();
   private final List<Op> trainUpdates = new ArrayList<>();
-  private final List<Dropout.Slot> dropoutSlots = new ArrayList<>();
   private final long seed;
-  private long opSeeds;
-  private final Operand<TInt64> rngStep;
+  /** Keys and seeds of the random ops, and the dropout masks a training pass may feed. */
+  public final RandomOps random;
   private Operand<TInt32> batchRows;
-  private final java.util.Map<Long, Dropout.Slot> slotsByKey = new java.util.HashMap<>();
   private Tower tower;
-  private long towerKeys = -1;
-  private long towerKeysEnd;
   private boolean rowsCoupled;
 
   /**
@@ -49,41 +46,18 @@ public final class Net {
     this.graph = graph;
     this.tf = Ops.create(graph);
     this.seed = seed;
-    this.rngStep = tf.withName("rng_step").placeholderWithDefault(tf.constant(0L), Shape.scalar());
+    this.random = new RandomOps(tf, seed);
   }
 
-  /**
-   * The counter that, with an op's own seed, keys the stateless random ops of a training pass (dropout masks): the
-   * trainer feeds the global step, so every step draws fresh masks and a run repeats exactly. Defaults to 0.
-   */
-  public Operand<TInt64> rngStep() {
-    return rngStep;
-  }
-
-  /** A key for a random op, from the run's seed and the op's index, so that runs are repeatable. */
-  public long nextOpKey() {
-    return seed * 0x9E3779B97F4A7C15L + (++opSeeds);
-  }
-
-  /**
-   * Starts building a tower: its random ops get the same keys as the first tower's (so a layer's dropout mask is one
-   * mask over the whole batch, each tower taking its rows of it).
-   */
+  /** Starts building a tower: its random ops get the same keys as the first tower's ({@link RandomOps}). */
   public void beginTower(Tower t) {
-    if (towerKeys < 0) {
-      towerKeys = opSeeds;
-    } else {
-      towerKeysEnd = Math.max(towerKeysEnd, opSeeds);
-      opSeeds = towerKeys;
-    }
+    random.startTower();
     tower = t;
   }
 
   /** Ends the towers of a pass: later ops are built over the whole batch again, with fresh keys. */
   public void endTowers() {
-    opSeeds = Math.max(towerKeysEnd, opSeeds);
-    towerKeys = -1;
-    towerKeysEnd = 0;
+    random.endTowers();
     tower = null;
   }
 
@@ -102,11 +76,6 @@ public final class Net {
     return tower;
   }
 
-  /** The [2] seed of a stateless random op: its key and the step. */
-  public Operand<TInt64> statelessSeed(long key) {
-    return tf.stack(List.of(tf.constant(key), rngStep));
-  }
-
   /**
    * Sets the batch size as a [1] tensor computed from the input placeholders only (no path from any variable), so
    * that ops shaped by it stay out of the gradient graph.
@@ -118,21 +87,6 @@ public final class Net {
   /** The batch size as a [1] tensor, or null when the net has no input placeholders. */
   public Operand<TInt32> batchRows() {
     return batchRows;
-  }
-
-  /** Registers a dropout mask that a training pass may feed. */
-  public void addDropoutSlot(Dropout.Slot slot) {
-    dropoutSlots.add(slot);
-    slotsByKey.put(slot.key(), slot);
-  }
-
-  /** The dropout slot registered under a random op's key, or null. */
-  public Dropout.Slot dropoutSlot(long key) {
-    return slotsByKey.get(key);
-  }
-
-  public List<Dropout.Slot> dropoutSlots() {
-    return Collections.unmodifiableList(dropoutSlots);
   }
 
   /** Creates a float variable with its read, restore placeholder and assign ops. */

@@ -41,7 +41,7 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed (default: the config's).")
   Long seed;
 
-  @Option(names = "--verbose", description = "Print every epoch.")
+  @Option(names = "--verbose", description = "Print every epoch (and, with --profile, the slowest ops by name).")
   boolean verbose;
 
   @Option(names = "--profile", description = "Print the time per TensorFlow op type of a traced training step and evaluation batch.")
@@ -99,7 +99,7 @@ public final class Bench implements Callable<Integer> {
         List<EpochResult> log = new ArrayList<>();
         try (CtrModel m = new CtrModel(RunExecutor.modelConfig(c, options.threads).withTowers(towers), ds)) {
           if (profile) {
-            profile(m, ds, c);
+            profile(m, ds, c, verbose);
           }
           Trainer.Outcome o = RunExecutor.train(m, ds, c, new TrainListener() {
             @Override
@@ -175,15 +175,15 @@ public final class Bench implements Callable<Integer> {
     }
   }
 
-  private static void profile(CtrModel m, Dataset ds, ResolvedConfig c) {
+  private static void profile(CtrModel m, Dataset ds, ResolvedConfig c, boolean byName) {
     int[] rows = new int[Math.max(c.getBatchSize(), c.getEvalBatchSize())];
     for (int i = 0; i < rows.length; i++) {
       rows[i] = i % ds.rows;
     }
     printProfile("a training step", c.getBatchSize(), traceMean(ds, rows, c.getBatchSize(),
-        (feeder, k) -> m.profileStep(feeder, 1e-4f, k)));
+        (feeder, k) -> m.profileStep(feeder, 1e-4f, k)), byName);
     printProfile("an evaluation batch", c.getEvalBatchSize(), traceMean(ds, rows, c.getEvalBatchSize(),
-        (feeder, k) -> m.profilePredict(feeder)));
+        (feeder, k) -> m.profilePredict(feeder)), byName);
   }
 
   /** Passes to warm up before tracing, and traced passes averaged: one pass's trace varies by tens of per cent. */
@@ -198,7 +198,7 @@ public final class Bench implements Callable<Integer> {
     try (var feeder = new org.ctrlab.server.model.BatchFeeder(ds, batch)) {
       for (int k = 1; k <= warm + kept; k++) {
         feeder.fill(rows, 0, batch);
-        Map<String, Double> one = CtrModel.byType(pass.apply(feeder, k));
+        Map<String, Double> one = pass.apply(feeder, k);
         if (k > warm) {
           one.forEach((op, ms) -> t.merge(op, ms / kept, Double::sum));
         }
@@ -207,12 +207,19 @@ public final class Bench implements Callable<Integer> {
     return t;
   }
 
-  private static void printProfile(String what, int rows, Map<String, Double> t) {
+  /** Op time per op type, and with byName the slowest ops by "type name" too; perOp as traceMean gives it. */
+  private static void printProfile(String what, int rows, Map<String, Double> perOp, boolean byName) {
+    Map<String, Double> t = CtrModel.byType(perOp);
     double total = t.values().stream().mapToDouble(Double::doubleValue).sum();
     System.out.printf(Locale.ROOT, "op time of %s of %,d rows (summed over threads, mean of %d traced): %.1f ms%n",
         what, rows, TRACED_PASSES, total);
     t.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(25)
         .forEach(e -> System.out.printf(Locale.ROOT, "  %-32s %8.2f ms%n", e.getKey(), e.getValue()));
+    if (byName) {
+      System.out.printf(Locale.ROOT, "slowest ops of %s by name:%n", what);
+      perOp.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue())).limit(40)
+          .forEach(e -> System.out.printf(Locale.ROOT, "  %8.2f ms  %s%n", e.getValue(), e.getKey()));
+    }
   }
 
   public static void main(String[] args) {

@@ -129,9 +129,9 @@ class LayersTest {
       // The mask is keyed by the fed step: the same step repeats it, another step draws a new one.
       Operand<TFloat32> d = Dropout.apply(g.net, x, 0.2, true);
       try (TInt64 s1 = TInt64.scalarOf(1); TInt64 s2 = TInt64.scalarOf(2)) {
-        float[] a = g.eval(d, Map.of(g.net.rngStep(), s1));
-        assertArrayEquals(a, g.eval(d, Map.of(g.net.rngStep(), s1)));
-        float[] b = g.eval(d, Map.of(g.net.rngStep(), s2));
+        float[] a = g.eval(d, Map.of(g.net.random.step(), s1));
+        assertArrayEquals(a, g.eval(d, Map.of(g.net.random.step(), s1)));
+        float[] b = g.eval(d, Map.of(g.net.random.step(), s2));
         org.junit.jupiter.api.Assertions.assertFalse(java.util.Arrays.equals(a, b));
       }
     }
@@ -175,8 +175,8 @@ class LayersTest {
       var in = tf.placeholder(TFloat32.class, org.tensorflow.op.core.Placeholder.shape(Shape.of(-1, 4)));
       g.net.setBatchRows(tf.slice(tf.shape(in), tf.constant(new int[] {0}), tf.constant(new int[] {1})));
       Operand<TFloat32> y = Dropout.apply(g.net, in, 0.5, true);
-      org.junit.jupiter.api.Assertions.assertEquals(1, g.net.dropoutSlots().size());
-      Dropout.Slot slot = g.net.dropoutSlots().get(0);
+      org.junit.jupiter.api.Assertions.assertEquals(1, g.net.random.dropoutSlots().size());
+      Dropout.Slot slot = g.net.random.dropoutSlots().get(0);
       org.junit.jupiter.api.Assertions.assertEquals(4, slot.rowSize());
       float[][] x = {{1, 2, 3, 4}, {5, 6, 7, 8}};
       float[][] mask = {{2, 0, 2, 0}, {0, 0, 2, 2}};
