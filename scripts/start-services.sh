@@ -76,6 +76,8 @@ sed -e "s|@HOST@|$host|g" -e "s|@DIR@|$dir|g" -e "s|@CTLD_PORT@|$ctld_port|g" -e
 export SLURM_CONF="$dir/slurm/slurm.conf"
 if ! scontrol ping 2>/dev/null | grep -q UP; then
   slurmctld -c >&2 || { log "slurmctld did not start; see $dir/slurm/slurmctld.log"; exit 1; }
+else
+  scontrol reconfigure >&2 || true # a controller started earlier takes up this slurm.conf (a partition added since)
 fi
 if ! pgrep -f "slurmd.*$dir" >/dev/null && ! pgrep -x slurmd >/dev/null; then
   slurmd -f "$SLURM_CONF" >&2 || { log "slurmd did not start; see $dir/slurm/slurmd.log"; exit 1; }

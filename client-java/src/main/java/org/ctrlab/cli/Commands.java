@@ -528,7 +528,7 @@ final class Commands {
       o.printf("owner     %s, device %s%n", r.getOwner(), r.getDevice());
       if (r.getAttempt() > 0) {
         o.printf("worker    %s, attempt %d%s%n", r.getWorker().isEmpty() ? "-" : r.getWorker(), r.getAttempt(),
-            r.getCrashes() > 0 ? " (" + r.getCrashes() + " crashed)" : "");
+            r.getCrashes() > 0 ? " (" + r.getCrashes() + " crashed in a row)" : "");
         if (!r.getJobId().isEmpty()) {
           o.printf("job       %s (cluster job id)%s%n", r.getJobId(),
               r.getState() == RunState.RUNNING && !r.getJobStateBytes().isEmpty()

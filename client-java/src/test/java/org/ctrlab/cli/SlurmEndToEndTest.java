@@ -264,14 +264,7 @@ class SlurmEndToEndTest {
   @Test
   @Order(6)
   void aJobSlurmRefusesFailsWithSlurmsMessage() throws Exception {
-    stopServer();
-    ServerOptions o = options().slurm(new SlurmLauncher.Settings("nosuch", 1, 0, null, null, null, List.of(), null,
-        Duration.ofMillis(500)));
-    server = new CtrlabServer(o).start();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
-    String id = as(alice).train(run(1, 16)).getRunId();
-    Run r = awaitEnd(id);
-    assertEquals(RunState.FAILED, r.getState());
+    Run r = failedRunWith("nosuch", null);
     assertTrue(r.getMessage().startsWith("cannot start a worker: Slurm refused the job: sbatch: error: invalid"
         + " partition specified: nosuch"), r.getMessage());
   }
@@ -279,19 +272,40 @@ class SlurmEndToEndTest {
   @Test
   @Order(7)
   void aJobThatFailsBeforeItsWorkerStartsFailsTheRunAtOnce() throws Exception {
-    stopServer();
-    ServerOptions o = options().slurm(new SlurmLauncher.Settings(null, 1, 0, null, null, null, List.of(),
-        "/nonexistent/bin/java", Duration.ofMillis(500)));
-    server = new CtrlabServer(o).start();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
-    String id = as(alice).train(run(1, 16)).getRunId();
-    Run r = awaitEnd(id);
-    assertEquals(RunState.FAILED, r.getState());
+    Run r = failedRunWith(null, "/nonexistent/bin/java");
     assertEquals(1, r.getAttempt(), "not submitted again: the next job would fail the same way");
     assertTrue(r.getMessage().startsWith("the worker could not be started: slurm job " + r.getJobId() + " FAILED"),
         r.getMessage());
     assertTrue(r.getMessage().contains("exit status 127") && r.getMessage().contains("/nonexistent/bin/java"),
         "Slurm's exit status and the job's own output: " + r.getMessage());
+  }
+
+  @Test
+  @Order(8)
+  void aJobSlurmWillNeverStartFailsItsRun() throws Exception {
+    // The partition "short" allows 10 minutes; a run asks for what is left of its 72 h: Slurm takes the job and
+    // leaves it PENDING (PartitionTimeLimit) for good.
+    Run r = failedRunWith("short", null);
+    assertEquals(1, r.getAttempt(), "not submitted again");
+    assertTrue(r.getMessage().startsWith("the worker could not be started: Slurm will not start slurm job "
+        + r.getJobId() + ": PENDING (PartitionTimeLimit)"), r.getMessage());
+    assertTrue(slurmState(r.getJobId()).startsWith("CANCELLED"), "and it left Slurm's queue: "
+        + slurmState(r.getJobId()));
+  }
+
+  /**
+   * Restarts the server with a Slurm partition and a worker Java of its own (null: the defaults), trains a run on
+   * it and returns the run once it has ended, FAILED.
+   */
+  static Run failedRunWith(String partition, String java) throws Exception {
+    stopServer();
+    ServerOptions o = options().slurm(new SlurmLauncher.Settings(partition, 1, 0, null, null, null, List.of(), java,
+        Duration.ofMillis(500)));
+    server = new CtrlabServer(o).start();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+    Run r = awaitEnd(as(alice).train(run(1, 16)).getRunId());
+    assertEquals(RunState.FAILED, r.getState(), r.getMessage());
+    return r;
   }
 
   /**

@@ -144,8 +144,8 @@ public final class ServerMain implements Callable<Integer> {
       + " CUDA_VISIBLE_DEVICES (default: every GPU TensorFlow sees).")
   List<String> gpus;
 
-  @Option(names = "--max-attempts", description = "Worker starts a run gets before a crash fails it"
-      + " (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--max-attempts", description = "Abnormal worker ends in a row, with no new epoch between them,"
+      + " that fail a run (default: ${DEFAULT-VALUE}).")
   int maxAttempts = 3;
 
   @Option(names = "--worker-jvm-option", description = "An option for every worker's JVM, e.g. -Xmx8g (repeatable).")

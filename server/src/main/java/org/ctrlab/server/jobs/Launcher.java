@@ -21,6 +21,13 @@ public interface Launcher extends AutoCloseable {
    * platform's rather than the worker's (a lost node, a preemption: worth another attempt even before it started).
    */
   record Exit(int code, String cause, boolean platform) {
+    /**
+     * The code of a worker that cannot be started where its job would run: the shell's "cannot execute" (126), also
+     * given to a job the platform will never start (Slurm: pending on its partition's time limit). Its run fails at
+     * once.
+     */
+    public static final int CANNOT_START = 126;
+
     public Exit(int code, String cause) {
       this(code, cause, false);
     }
@@ -50,6 +57,17 @@ public interface Launcher extends AutoCloseable {
 
     /** Stops it at once (it has nothing to save: its last completed epoch is on disk). */
     void kill();
+  }
+
+  /**
+   * The platform took the request and refused this job for a reason that would recur (Slurm: an unknown partition):
+   * the run fails with it. Any other failure to start a worker (the scheduler unreachable or timing out, a full
+   * disk, no process) is the platform's passing trouble: the run waits in the queue and starts are tried again.
+   */
+  final class Refused extends IOException {
+    public Refused(String message) {
+      super(message);
+    }
   }
 
   Job launch(Spec spec) throws IOException;

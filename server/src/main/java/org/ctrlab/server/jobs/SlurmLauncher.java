@@ -118,6 +118,16 @@ public final class SlurmLauncher implements Launcher {
     return b.append('\n').toString();
   }
 
+  /** sbatch's words for trouble that passes (the controller unreachable or busy, a submit limit), not a refusal. */
+  private static final List<String> PASSING = List.of("timed out", "unable to contact", "temporarily",
+      "connection refused", "zero bytes were transmitted", "maxsubmitjob", "try again");
+
+  /** Whether sbatch's error is one that passes: the job would be taken later as it is. */
+  static boolean passing(String err) {
+    String e = err.toLowerCase(java.util.Locale.ROOT);
+    return PASSING.stream().anyMatch(e::contains);
+  }
+
   static String quote(String s) {
     return s.matches("[A-Za-z0-9_./=:,@+-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
   }
@@ -146,7 +156,11 @@ public final class SlurmLauncher implements Launcher {
     }
     Result r = run(jobEnv, "sbatch", "--parsable", script.toString());
     if (r.code != 0) {
-      throw new IOException("Slurm refused the job: " + r.err.strip().replace('\n', ' '));
+      String err = r.err.strip().replace('\n', ' ');
+      if (passing(err)) {
+        throw new IOException("Slurm could not take the job now: " + err);
+      }
+      throw new Launcher.Refused("Slurm refused the job: " + err);
     }
     String id = r.out.strip().split(";")[0];
     SlurmJob job = new SlurmJob(id);
@@ -191,6 +205,8 @@ public final class SlurmLauncher implements Launcher {
     volatile Exit exit;
     /** When a final state was first seen (0: not seen, or not since the job was last seen live). */
     volatile long finalSinceMs;
+    /** Since when it has pended for a reason that does not pass (0: it does not). */
+    volatile long neverSinceMs;
     /** Slurm's restart count of the job when the final state was first seen. */
     volatile String restarts = "";
 
@@ -225,19 +241,38 @@ public final class SlurmLauncher implements Launcher {
 
     @Override
     public void kill() {
-      try {
-        run(env, "scancel", id);
-      } catch (IOException e) {
-        LOG.warn("scancel {} failed: {}", id, e.getMessage());
-      }
+      // scancel again every 2 s while the job lives (a busy controller may refuse one), for at most 10 s; the job's
+      // writes are refused (fenced) by then whatever it does.
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      long nextCancel = 0;
       while (exit == null && System.nanoTime() < deadline) {
+        String st = state;
+        if (nextCancel == 0 || System.nanoTime() >= nextCancel && (st == null || st.equals("PENDING")
+            || st.equals("RUNNING") || st.equals("SUSPENDED"))) {
+          scancel();
+          nextCancel = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        }
         refresh(List.of(this));
         if (exit == null) {
           sleep(200);
         }
       }
+      if (exit == null) {
+        LOG.warn("slurm job {} has not ended 10 s after scancel; its writes are refused, and Slurm ends it at its"
+            + " time limit at the latest", id);
+      }
       jobs.remove(id);
+    }
+
+    private void scancel() {
+      try {
+        Result r = run(env, "scancel", id);
+        if (r.code != 0) {
+          LOG.warn("scancel {} failed (exit status {}): {}", id, r.code, r.err.strip());
+        }
+      } catch (IOException e) {
+        LOG.warn("scancel {} failed: {}", id, e.getMessage());
+      }
     }
   }
 
@@ -289,6 +324,25 @@ public final class SlurmLauncher implements Launcher {
     }
   }
 
+  /**
+   * The reasons a job pends that do not pass by waiting, with what they mean (Slurm's squeue reason codes): such a
+   * job never starts unless the cluster's configuration or the job is changed.
+   */
+  static final Map<String, String> NEVER_STARTS = Map.of(
+      "PartitionTimeLimit", "its time limit (--slurm-time, else what is left of --max-run-hours) is over its"
+          + " partition's",
+      "InvalidAccount", "its account (--slurm-account) is not valid",
+      "InvalidQOS", "its QOS is not valid",
+      "DependencyNeverSatisfied", "a job it depends on cannot end as it needs",
+      "QOSMaxWallDurationPerJobLimit", "its time limit is over its QOS's",
+      "AssocMaxWallDurationPerJobLimit", "its time limit is over its association's");
+
+  /**
+   * How many looks at Slurm's queue (--slurm-poll-seconds apart: 20 s by default) a job must pend for one of those
+   * reasons before it is given up (a reason may flip meanwhile).
+   */
+  static final int NEVER_HOLD_POLLS = 10;
+
   /** How long a final state must hold, on two looks, before the job is taken as ended. */
   static final long SETTLE_MS = 3000;
 
@@ -300,6 +354,24 @@ public final class SlurmLauncher implements Launcher {
    */
   private void settle(SlurmJob j) {
     if (j.exit != null) {
+      return;
+    }
+    String never = "PENDING".equals(j.state) ? NEVER_STARTS.get(j.reason) : null;
+    if (never == null) {
+      j.neverSinceMs = 0;
+    } else if (j.neverSinceMs == 0) {
+      j.neverSinceMs = System.currentTimeMillis();
+    }
+    if (never != null && System.currentTimeMillis() - j.neverSinceMs >= NEVER_HOLD_POLLS * settings.poll().toMillis()) {
+      // Pending for a reason that does not pass (Slurm accepts such a job unless EnforcePartLimits is set): it
+      // would hold its slot until the run's limit. It leaves Slurm's queue and its run fails with the reason.
+      try {
+        run(env, "scancel", j.id);
+      } catch (IOException e) {
+        LOG.warn("scancel {} failed: {}", j.id, e.getMessage());
+      }
+      j.exit = new Exit(Launcher.Exit.CANNOT_START, "Slurm will not start slurm job " + j.id + ": PENDING ("
+          + j.reason + "): " + never, false);
       return;
     }
     if (!FINAL.contains(j.state)) {

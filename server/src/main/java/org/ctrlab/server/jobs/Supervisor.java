@@ -66,6 +66,13 @@ public final class Supervisor implements AutoCloseable {
     long deadlineMs;
     /** Its limit in hours, for the message. */
     double limitHours;
+    /** The run's recorded epochs when its current worker was started (or followed again). */
+    int epochsAtStart;
+    /**
+     * The store write that ends its run here (a final state, or back to the queue) when it failed: tried again each
+     * tick, the slot staying taken until it lands (freed first, a run could stay RUNNING with nothing to end it).
+     */
+    Ending ending;
 
     Slot(int index) {
       this.index = index;
@@ -78,6 +85,23 @@ public final class Supervisor implements AutoCloseable {
   private final Observer observer;
   /** The slots: settings.slots() of them, plus any for jobs an earlier server left running on a cluster. */
   private final List<Slot> slots = new ArrayList<>();
+  /** No worker is started before then (ms since the epoch): the last start failed for want of the platform. */
+  private long launchesPausedUntilMs;
+  /** The pause after the next failed start; doubles from {@link #FIRST_LAUNCH_PAUSE_MS} to the last. */
+  private long launchPauseMs = FIRST_LAUNCH_PAUSE_MS;
+  static final long FIRST_LAUNCH_PAUSE_MS = 1_000;
+  static final long LAST_LAUNCH_PAUSE_MS = 60_000;
+
+  /** Runs whose worker could not be started, since when (ms): they fail after {@link #LAUNCH_GIVE_UP_MS}. */
+  private final Map<String, Long> failingSinceMs = new HashMap<>();
+  static final long LAUNCH_GIVE_UP_MS = 15 * 60_000;
+  /** The runs a slot holds, read without the supervisor's lock (which a launch may hold for a minute). */
+  private final java.util.Set<String> held = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** A store write that ends a slot's run. */
+  private interface Ending {
+    void run() throws SQLException;
+  }
   private final Thread loop;
   private final java.util.concurrent.atomic.AtomicInteger busy = new java.util.concurrent.atomic.AtomicInteger();
   private volatile boolean stopping;
@@ -110,6 +134,7 @@ public final class Supervisor implements AutoCloseable {
           });
           occupy(s, r.getRunId());
           s.attempt = r.getAttempt();
+          s.epochsAtStart = r.getEpochsCount();
           s.job = job.get();
           limit(s, r);
         }
@@ -131,8 +156,17 @@ public final class Supervisor implements AutoCloseable {
     return busy.get();
   }
 
+  /**
+   * Whether a slot still holds the run: its worker starts, runs, or is being stopped after the run was recorded
+   * final (a cancel's kill takes seconds), or its end is still to be written. Its folder is in use meanwhile.
+   */
+  public boolean holds(String runId) {
+    return held.contains(runId);
+  }
+
   private void occupy(Slot s, String runId) {
     s.runId = runId;
+    held.add(runId);
     busy.incrementAndGet();
   }
 
@@ -166,7 +200,12 @@ public final class Supervisor implements AutoCloseable {
     }
     long now = System.currentTimeMillis();
     for (Slot s : List.copyOf(slots)) {
-      if (s.job != null && !s.cancelling) {
+      if (s.cancelling) {
+        continue; // its stop() frees it once the worker is gone; the run is recorded final already
+      }
+      if (s.ending != null) {
+        end(s, s.ending);
+      } else if (s.job != null) {
         Optional<Launcher.Exit> exit = s.job.exit();
         if (exit.isPresent()) {
           ended(s, exit.get());
@@ -177,6 +216,9 @@ public final class Supervisor implements AutoCloseable {
         }
       }
     }
+    if (now < launchesPausedUntilMs) {
+      return;
+    }
     List<String> order = null;
     for (Slot s : List.copyOf(slots)) {
       if (s.runId != null) {
@@ -184,8 +226,13 @@ public final class Supervisor implements AutoCloseable {
       }
       if (order == null) {
         order = queueOrder();
+        // Runs whose last start failed go after the others (a cause of their own does not hold up the queue).
+        order.sort(java.util.Comparator.comparing(failingSinceMs::containsKey));
       }
       while (!order.isEmpty() && s.runId == null) {
+        if (System.currentTimeMillis() < launchesPausedUntilMs) {
+          return; // a start just failed
+        }
         startNext(s, order.remove(0));
       }
       if (order.isEmpty()) {
@@ -237,9 +284,17 @@ public final class Supervisor implements AutoCloseable {
     s.deadlineMs = started + (long) (s.limitHours * 3_600_000);
   }
 
-  /** Starts the worker of the run's current attempt in a slot; a run whose worker cannot start fails. */
+  /**
+   * Starts the worker of the run's current attempt in a slot. A job the platform refuses for good
+   * ({@link Launcher.Refused}: an unknown partition), or a launcher's own error, fails its run. Any other failure to
+   * start one (the scheduler unreachable or timing out, a full disk, no process) is the platform's passing trouble,
+   * not the run's: the run goes back to the queue with the reason, behind the runs whose starts have not failed, and
+   * no worker is started for a while (a pause that doubles while starts keep failing), so that one outage does not
+   * fail every queued run in turn; after {@link #LAUNCH_GIVE_UP_MS} of failed starts the run fails.
+   */
   private void launch(Slot s, Run run) throws SQLException {
     s.attempt = run.getAttempt();
+    s.epochsAtStart = run.getEpochsCount();
     s.status = "";
     limit(s, run);
     long left = s.deadlineMs - System.currentTimeMillis();
@@ -250,10 +305,17 @@ public final class Supervisor implements AutoCloseable {
     try {
       s.job = launcher.launch(new Launcher.Spec(run.getRunId(), run.getAttempt(), s.index,
           settings.threadsPerSlot(), env(s.index), log(run.getRunId()), java.time.Duration.ofMillis(left)));
-    } catch (IOException | RuntimeException e) {
+    } catch (Launcher.Refused | RuntimeException e) {
+      // Refused for good, or the launcher's own fault: the run fails with it (it would hold up the queue).
+      failingSinceMs.remove(run.getRunId());
       finish(s, RunState.FAILED, "cannot start a worker: " + (e.getMessage() == null ? e : e.getMessage()), null);
       return;
+    } catch (IOException e) {
+      launchFailed(s, run, e.getMessage() == null ? e.toString() : e.getMessage());
+      return;
     }
+    launchPauseMs = FIRST_LAUNCH_PAUSE_MS;
+    failingSinceMs.remove(run.getRunId());
     String where = s.job.where();
     String jobId = s.job.jobId();
     store.update(run.getRunId(), r -> r.getAttempt() == s.attempt ? r.toBuilder().setWorker(where).setJobId(jobId)
@@ -352,18 +414,21 @@ public final class Supervisor implements AutoCloseable {
       finish(s, RunState.FAILED, overtimeMessage(s.limitHours) + "; " + exit.cause(), null);
       return;
     }
-    int crashes = r.getCrashes() + 1;
+    // Abnormal ends count in a row: an attempt that recorded a new epoch starts the count again, so a run whose
+    // jobs a cluster's time limit or preemptions end again and again, each after some progress, goes on to its end.
+    int crashes = (r.getEpochsCount() > s.epochsAtStart ? 0 : r.getCrashes()) + 1;
     String tail = tail(log(runId));
     // A worker that ended before it took up the run (no claim), not by a signal, out of memory or the cluster's
     // doing, did not start. With the shell's "cannot execute" or "not found" (126, 127: no Java where the job ran)
     // it never will, and the run fails at once; anything else (the store unreachable for a moment) is retried.
     boolean neverStarted = r.getClaim() == 0 && !exit.signalled() && !exit.platform()
         && exit.code() != Worker.EXIT_OUT_OF_MEMORY;
-    boolean cannotRun = neverStarted && (exit.code() == 126 || exit.code() == 127);
+    boolean cannotRun = neverStarted && (exit.code() == Launcher.Exit.CANNOT_START || exit.code() == 127);
     if (exit.code() == Worker.EXIT_RUN_FAILED || cannotRun || crashes >= settings.maxAttempts()) {
       String why = exit.code() == Worker.EXIT_RUN_FAILED ? "the worker failed"
           : cannotRun ? "the worker could not be started: " + exit.cause()
-          : String.format("the worker %s%s; %d of %d attempts ended so, and it is not started again",
+          : String.format("the worker %s%s; %d of %d attempts ended so in a row, with no new epoch between them, and"
+              + " it is not started again",
               neverStarted ? "did not start: " : "", exit.cause(), crashes, settings.maxAttempts());
       finish(s, RunState.FAILED, why + (tail.isEmpty() ? "" : "; last lines of its log:\n" + tail), crashes);
       if (exit.code() != Worker.EXIT_RUN_FAILED) {
@@ -376,8 +441,8 @@ public final class Supervisor implements AutoCloseable {
     Optional<Run> again = store.update(runId, cur -> cur.getAttempt() != s.attempt ? null
         : cur.toBuilder().setAttempt(attempt).setClaim(0).setCrashes(crashes).setWorker("").setJobId("")
             .setJobState("").build(),
-        Worker.log(String.format("worker attempt %d %s; attempt %d of %d resumes after epoch %d", s.attempt,
-            exit.cause(), attempt, settings.maxAttempts(), epochs)));
+        Worker.log(String.format("worker attempt %d %s; attempt %d resumes after epoch %d (%d of %d abnormal ends in"
+            + " a row with no new epoch)", s.attempt, exit.cause(), attempt, epochs, crashes, settings.maxAttempts())));
     if (again.isPresent()) {
       observer.crashed(r, exit);
       LOG.atWarn().addKeyValue("run", runId).addKeyValue("owner", r.getOwner()).addKeyValue("attempt", s.attempt)
@@ -387,6 +452,33 @@ public final class Supervisor implements AutoCloseable {
     } else {
       free(s);
     }
+  }
+
+  private void launchFailed(Slot s, Run run, String why) {
+    String runId = s.runId;
+    int attempt = s.attempt;
+    long now = System.currentTimeMillis();
+    long since = failingSinceMs.computeIfAbsent(runId, k -> now);
+    if (now - since >= LAUNCH_GIVE_UP_MS) {
+      failingSinceMs.remove(runId);
+      finish(s, RunState.FAILED, String.format("cannot start a worker: its starts have failed for %d minutes: %s",
+          (now - since) / 60_000, why), null);
+      return;
+    }
+    long pause = launchPauseMs;
+    launchPauseMs = Math.min(LAST_LAUNCH_PAUSE_MS, 2 * pause);
+    launchesPausedUntilMs = System.currentTimeMillis() + pause;
+    String msg = "waiting: a worker could not be started (" + why + "); starts are tried again in "
+        + Math.max(1, pause / 1000) + " s";
+    LOG.atWarn().addKeyValue("run", runId).addKeyValue("owner", run.getOwner()).addKeyValue("attempt", attempt)
+        .log("cannot start a worker: " + why + "; the run goes back to the queue and no worker is started for "
+            + pause + " ms");
+    // Back in the queue. The attempt stays spent: a scheduler that timed out may still have taken the job, whose
+    // worker must then find its attempt stale. A first start is not counted as a start.
+    end(s, () -> store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
+        : r.toBuilder().setState(RunState.QUEUED).setWorker("").setJobId("").setJobState("")
+            .setStartedUnixMs(attempt == 1 ? 0 : r.getStartedUnixMs()).build(),
+        Worker.state(RunState.QUEUED, msg)).ifPresent(observer::changed));
   }
 
   /** The last lines of a worker's log, at most 2,000 characters. */
@@ -404,16 +496,32 @@ public final class Supervisor implements AutoCloseable {
     }
   }
 
-  private void finish(Slot s, RunState state, String message, Integer crashes) throws SQLException {
+  private void finish(Slot s, RunState state, String message, Integer crashes) {
     String runId = s.runId;
     int attempt = s.attempt;
-    free(s);
-    store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null : finished(
-        crashes == null ? r.toBuilder() : r.toBuilder().setCrashes(crashes), state, message),
+    end(s, () -> store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
+        : finished(crashes == null ? r.toBuilder() : r.toBuilder().setCrashes(crashes), state, message),
         Worker.state(state, message)).ifPresent(r -> {
           observer.changed(r);
           ended(r);
-        });
+        }));
+  }
+
+  /**
+   * Writes a slot's run's end to the store, then frees the slot; if the store refuses (busy, unreachable), the slot
+   * stays taken with the write pending, and each tick tries it again.
+   */
+  private void end(Slot s, Ending ending) {
+    s.ending = ending;
+    try {
+      ending.run();
+    } catch (SQLException | RuntimeException e) {
+      LOG.atWarn().addKeyValue("run", s.runId).log("cannot record the run's end in the store (" + e.getMessage()
+          + "); its slot stays taken and the write is tried again");
+      return;
+    }
+    s.ending = null;
+    free(s);
   }
 
   /** The log line of a run that reached a final state (its message's first line; no tokens are ever in one). */
@@ -435,12 +543,14 @@ public final class Supervisor implements AutoCloseable {
   private void free(Slot s) {
     if (s.runId != null) {
       busy.decrementAndGet();
+      held.remove(s.runId);
     }
     s.runId = null;
     s.job = null;
     s.attempt = 0;
     s.status = "";
     s.deadlineMs = 0;
+    s.ending = null;
     if (s.index >= settings.slots()) {
       slots.remove(s);
     }

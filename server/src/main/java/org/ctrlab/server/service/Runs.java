@@ -207,6 +207,14 @@ public final class Runs {
     return visibility == Visibility.ALL || caller.owns(owner);
   }
 
+  /**
+   * The one owner whose runs and studies the caller may read, or null when they may read everyone's: what a list
+   * asks the store for, so that other users' newer records do not crowd the caller's own out of a page.
+   */
+  public String readableOwner(Caller caller) {
+    return visibility == Visibility.ALL || caller.admin() ? null : caller.user();
+  }
+
   private static final String OWN_ONLY = "this server shows each user only their own runs (--visibility own)";
 
   /**
@@ -344,6 +352,11 @@ public final class Runs {
     if (!Supervisor.isFinal(r.getState())) {
       throw new IllegalStateException("run " + runId + " is " + r.getState() + "; cancel it first (ctrlab cancel "
           + runId + ")");
+    }
+    if (supervisor.holds(runId)) {
+      // Recorded final, but its worker is still being stopped (a cancel's kill takes seconds): it may yet write.
+      throw new IllegalStateException("run " + runId + " is " + r.getState() + " but its worker is still being"
+          + " stopped; delete it again in a few seconds");
     }
     long freed = deleteFiles(Worker.dir(runDir, runId));
     store.delete(runId);

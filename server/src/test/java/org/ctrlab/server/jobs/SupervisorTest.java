@@ -1,16 +1,30 @@
 package org.ctrlab.server.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.ctrlab.api.v1.Run;
+import org.ctrlab.api.v1.RunEvent;
+import org.ctrlab.api.v1.RunState;
+import org.ctrlab.api.v1.TrainRequest;
+import org.ctrlab.server.store.RunStore;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** How the supervisor shares a box among its slots, and how it reads a worker's end. */
 class SupervisorTest {
+  @TempDir
+  Path tmp;
+
   static Supervisor with(int slots, List<String> gpus) {
     return new Supervisor(null, null, new Supervisor.Settings(slots, 1, gpus, 3, Path.of("runs"), 72), r -> { });
   }
@@ -40,5 +54,196 @@ class SupervisorTest {
     assertEquals("ran out of Java heap (exit status 3)", LocalLauncher.describe(3));
     assertEquals("exit status 1", LocalLauncher.describe(1));
     assertTrue(new Launcher.Exit(139, "").signalled());
+  }
+
+  /**
+   * A launcher that cannot start a worker for its first calls (sbatch timing out, say), then starts workers that run
+   * until killed.
+   */
+  static final class FlakyLauncher implements Launcher {
+    final int failures;
+    final AtomicInteger calls = new AtomicInteger();
+    final List<String> started = new CopyOnWriteArrayList<>();
+    /** The last job started: the test ends it with an exit of its choosing. */
+    volatile FakeJob last;
+    /** Counted down to let a kill return (a worker that takes a while to die); open unless a test closes it. */
+    java.util.concurrent.CountDownLatch dying = new java.util.concurrent.CountDownLatch(0);
+
+    FlakyLauncher(int failures) {
+      this.failures = failures;
+    }
+
+    @Override
+    public Job launch(Spec spec) throws IOException {
+      if (calls.incrementAndGet() <= failures) {
+        throw new IOException("sbatch: error: Batch job submission failed: Socket timed out on send/recv operation");
+      }
+      started.add(spec.runId());
+      last = new FakeJob();
+      return last;
+    }
+
+    final class FakeJob implements Job {
+      volatile Launcher.Exit exit;
+
+      @Override
+      public String where() {
+        return "nowhere";
+      }
+
+      @Override
+      public Optional<Launcher.Exit> exit() {
+        return Optional.ofNullable(exit);
+      }
+
+      @Override
+      public void kill() {
+        try {
+          dying.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+
+    @Override
+    public Optional<Job> adopt(Run run) {
+      return Optional.empty();
+    }
+  }
+
+  static void queue(RunStore store, String id, String owner, long created) throws java.sql.SQLException {
+    store.insert(Run.newBuilder().setRunId(id).setOwner(owner).setState(RunState.QUEUED).setCreatedUnixMs(created)
+        .setRequest(TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2")).build());
+  }
+
+  /** A supervisor of the given slots over the store, with at most 3 abnormal ends in a row and 72 h a run. */
+  Supervisor supervisor(RunStore store, Launcher launcher, int slots) {
+    return new Supervisor(store, launcher, new Supervisor.Settings(slots, 1, List.of(), 3, tmp.resolve("runs"), 72),
+        r -> { });
+  }
+
+  @Test
+  void aWorkerThatCannotStartSendsItsRunBackToTheQueueAndPausesStarts() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      for (int i = 0; i < 5; i++) {
+        queue(store, String.format("%012x", i + 1), i % 2 == 0 ? "alice" : "bob", i + 1);
+      }
+      FlakyLauncher launcher = new FlakyLauncher(2);
+      Supervisor sup = supervisor(store, launcher, 2);
+      sup.tick();
+      assertEquals(1, launcher.calls.get(), "after a failed start, no other run is tried in the same round");
+      String tried = null;
+      for (Run r : store.inState(RunState.QUEUED)) {
+        assertEquals(0, r.getStartedUnixMs(), r.getRunId() + ": the failed start is not counted as a start");
+        List<RunEvent> ev = store.events(r.getRunId(), 0);
+        if (!ev.isEmpty()) {
+          tried = r.getRunId();
+          assertTrue(ev.get(ev.size() - 1).getState().getMessage().contains("Socket timed out"), ev.toString());
+          assertEquals(1, r.getAttempt(), "its attempt is spent: a job the scheduler took anyway would be stale");
+        } else {
+          assertEquals(0, r.getAttempt());
+        }
+      }
+      assertEquals(5, store.inState(RunState.QUEUED).size(), "every run is still queued, none failed");
+      assertTrue(tried != null, "the run tried was told why it waits");
+      assertEquals(0, sup.busySlots());
+      sup.tick();
+      assertEquals(1, launcher.calls.get(), "starts wait out the pause");
+      // The pause (1 s, then 2 s after the second failure) ends by itself: both slots fill.
+      long until = System.currentTimeMillis() + 30_000;
+      while (launcher.started.size() < 2 && System.currentTimeMillis() < until) {
+        sup.tick();
+        Thread.sleep(20);
+      }
+      assertEquals(2, launcher.started.size(), "starts went on after the pause");
+      assertFalse(launcher.started.contains(tried), "a run whose start failed goes after the others");
+      assertEquals(4, launcher.calls.get());
+      assertEquals(2, store.inState(RunState.RUNNING).size());
+      assertEquals(3, store.inState(RunState.QUEUED).size());
+      assertEquals(0, store.inState(RunState.FAILED).size());
+      for (Run r : store.inState(RunState.RUNNING)) {
+        assertEquals(1, r.getAttempt(), "the first attempt that ran is attempt 1");
+      }
+    }
+  }
+
+  @Test
+  void sbatchsPassingTroubleIsToldFromARefusal() {
+    assertTrue(SlurmLauncher.passing("sbatch: error: Batch job submission failed: Socket timed out on send/recv"
+        + " operation"));
+    assertTrue(SlurmLauncher.passing("sbatch: error: Batch job submission failed: Unable to contact slurm"
+        + " controller (connect failure)"));
+    assertTrue(SlurmLauncher.passing("sbatch: error: QOSMaxSubmitJobPerUserLimit"));
+    assertFalse(SlurmLauncher.passing("sbatch: error: invalid partition specified: nosuch"));
+    assertFalse(SlurmLauncher.passing("sbatch: error: Batch job submission failed: Invalid account or"
+        + " account/partition combination specified"));
+    assertFalse(SlurmLauncher.passing("sbatch: error: Batch job submission failed: Job violates accounting/QOS"
+        + " policy (job submit limit, user's size and/or time limits)"), "a limit of size or time does not pass");
+  }
+
+  @Test
+  void aCancelledRunsSlotIsHeldUntilItsWorkerIsGone() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      String id = "00000000000a";
+      queue(store, id, "alice", 1);
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      launcher.dying = new java.util.concurrent.CountDownLatch(1);
+      Supervisor sup = supervisor(store, launcher, 1);
+      sup.tick();
+      assertTrue(sup.holds(id));
+      Thread cancel = new Thread(() -> {
+        try {
+          sup.cancel(id, "alice");
+        } catch (java.sql.SQLException e) {
+          throw new RuntimeException(e);
+        }
+      });
+      cancel.start();
+      long until = System.currentTimeMillis() + 10_000;
+      while (store.get(id).orElseThrow().getState() != RunState.CANCELLED && System.currentTimeMillis() < until) {
+        Thread.sleep(5);
+      }
+      assertEquals(RunState.CANCELLED, store.get(id).orElseThrow().getState(), "recorded first");
+      assertTrue(sup.holds(id), "while its worker is being killed, the run's slot (and folder) are still in use");
+      launcher.dying.countDown();
+      cancel.join(10_000);
+      assertFalse(sup.holds(id), "free once the worker is gone");
+    }
+  }
+
+  @Test
+  void abnormalEndsCountOnlyInARowWithNoNewEpoch() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      String id = "00000000000b";
+      queue(store, id, "alice", 1);
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      Supervisor sup = supervisor(store, launcher, 1);
+      sup.tick();
+      Launcher.Exit timeLimit = new Launcher.Exit(143, "slurm job 7 TIMEOUT", true);
+      for (int k = 1; k <= 4; k++) {
+        // Each job records an epoch before a cluster's time limit ends it.
+        int epoch = k;
+        store.update(id, r -> r.toBuilder().addEpochs(org.ctrlab.api.v1.EpochResult.newBuilder().setEpoch(epoch))
+            .build());
+        launcher.last.exit = timeLimit;
+        sup.tick();
+        Run r = store.get(id).orElseThrow();
+        assertEquals(RunState.RUNNING, r.getState(), r.getMessage());
+        assertEquals(k + 1, r.getAttempt(), "started again after an end that followed progress");
+        assertEquals(1, r.getCrashes());
+      }
+      // Without a new epoch, the ends add up: with --max-attempts 3 the third in a row fails the run.
+      launcher.last.exit = timeLimit;
+      sup.tick();
+      assertEquals(2, store.get(id).orElseThrow().getCrashes());
+      launcher.last.exit = timeLimit;
+      sup.tick();
+      Run r = store.get(id).orElseThrow();
+      assertEquals(RunState.FAILED, r.getState());
+      assertTrue(r.getMessage().contains("3 of 3 attempts ended so in a row, with no new epoch between them"),
+          r.getMessage());
+      assertEquals(4, r.getEpochsCount());
+    }
   }
 }

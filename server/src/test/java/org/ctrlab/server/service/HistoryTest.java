@@ -98,7 +98,16 @@ class HistoryTest {
     Path dir = tmp.resolve("runs").resolve(id);
     try (RunStore store = RunStore.open(tmp.resolve("runs").resolve("ctrlab.db"))) {
       Retention keep30 = new Retention(store, tmp.resolve("runs"), Duration.ofDays(30), 0);
+      // What a run killed between its end and its clean-up leaves (an epoch state, a torn write) goes; its
+      // checkpoint and log stay.
+      Files.write(dir.resolve("state-1.bin"), new byte[1000]);
+      Files.write(dir.resolve("checkpoint.bin.tmp"), new byte[1000]);
       assertEquals(0, keep30.sweep(System.currentTimeMillis()), "a run finished today stays");
+      assertTrue(Files.exists(dir.resolve("state-1.bin")), "not in the minute after its end");
+      assertEquals(0, keep30.sweep(System.currentTimeMillis() + Retention.LEFTOVER_GRACE_MS + 1000));
+      assertFalse(Files.exists(dir.resolve("state-1.bin")));
+      assertFalse(Files.exists(dir.resolve("checkpoint.bin.tmp")));
+      assertTrue(Files.exists(dir.resolve("checkpoint.bin")) && Files.exists(dir.resolve("worker.log")));
       assertEquals(1, keep30.sweep(System.currentTimeMillis() + Duration.ofDays(31).toMillis()));
       assertFalse(Files.exists(dir));
       assertEquals(0, keep30.sweep(System.currentTimeMillis() + Duration.ofDays(32).toMillis()), "once only");

@@ -215,7 +215,7 @@ class JobsServiceTest {
       assertEquals(2, r.getAttempt());
       assertEquals(2, r.getCrashes());
       assertTrue(r.getMessage().startsWith("the worker ran out of Java heap (exit status 3); 2 of 2 attempts ended"
-          + " so, and it is not started again"), r.getMessage());
+          + " so in a row, with no new epoch between them, and it is not started again"), r.getMessage());
       assertTrue(r.getMessage().contains("OutOfMemoryError"), "the log's last lines are in the message");
     }
   }
