@@ -116,7 +116,7 @@ public final class Analysis implements AutoCloseable {
     Run r = requireModel(runId);
     Dataset ds = datasets.load(r.getResolved().getDataset());
     DataSplit sp = DataSplit.of(ds.rows, r.getResolved().getSeed());
-    try (ModelCache.Lease m = models.acquire(r, ds, false)) {
+    try (ModelCache.Lease m = models.acquire(r, ds)) {
       Metrics.Builder b = RunExecutor.metrics(Trainer.evaluate(m.model(), ds, sp.rows(split),
           r.getResolved().getEvalBatchSize(), cancel)).toBuilder();
       if (!ks.isEmpty()) {
@@ -133,8 +133,9 @@ public final class Analysis implements AutoCloseable {
     Run r = requireModel(runId);
     Dataset ds = datasets.load(r.getResolved().getDataset());
     int[] rows = DataSplit.of(ds.rows, r.getResolved().getSeed()).rows(split);
-    // TABLES changes the model's weights while it evaluates: it has the model to itself.
-    try (ModelCache.Lease m = models.acquire(r, ds, mode == PerturbMode.TABLES)) {
+    // TABLES changes the model's weights while it evaluates: it gets a model of its own, and the shared one serves
+    // other calls on the run meanwhile.
+    try (ModelCache.Lease m = mode == PerturbMode.TABLES ? models.own(r, ds) : models.acquire(r, ds)) {
       List<Perturbation.Row> res = mode == PerturbMode.TABLES
           ? Perturbation.tables(m.model(), ds, rows, sigmas, seed, r.getResolved().getEvalBatchSize(), cancel)
           : Perturbation.inputs(m.model(), ds, rows, sigmas, seed, cancel);
@@ -166,7 +167,7 @@ public final class Analysis implements AutoCloseable {
       requireModel(runId);
       Dataset ds = datasets.load(r.getResolved().getDataset());
       int[] rows = DataSplit.of(ds.rows, r.getResolved().getSeed()).test;
-      try (ModelCache.Lease m = models.acquire(r, ds, false)) {
+      try (ModelCache.Lease m = models.acquire(r, ds)) {
         double[] v = Perturbation.lipschitz(m.model(), ds, rows, lipschitzRows, cancel);
         b.setLipschitz(LipschitzEstimate.newBuilder().setMean(v[0]).setMedian(v[1]).setP95(v[2]).setMax(v[3])
             .setRows((long) v[4]));
@@ -203,7 +204,7 @@ public final class Analysis implements AutoCloseable {
       int[] part = Arrays.copyOfRange(rows, from, Math.min(rows.length, from + PREDICT_BATCH));
       from += part.length;
       float[] scores;
-      try (ModelCache.Lease m = models.acquire(run, ds, false)) {
+      try (ModelCache.Lease m = models.acquire(run, ds)) {
         scores = Trainer.evaluate(m.model(), ds, part, Math.min(part.length, run.getResolved().getEvalBatchSize()),
             cancel).scores();
       }

@@ -162,7 +162,40 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
     }
   }
 
+  /**
+   * Longest status description sent, as it goes on the wire (gRPC percent-encodes each byte of a character outside
+   * printable ASCII as three): a message echoing a long input (a 20,000-character backbone name) would otherwise pass
+   * the peers' 8 KiB metadata limit, and the caller would see a transport error, not the status.
+   */
+  static final int MAX_DESCRIPTION_WIRE_CHARS = 3_000;
+
   static StatusRuntimeException toStatus(Exception e) {
+    StatusRuntimeException s = statusOf(e);
+    String d = s.getStatus().getDescription();
+    int cut = d == null ? -1 : wireCut(d, MAX_DESCRIPTION_WIRE_CHARS);
+    if (cut < 0) {
+      return s;
+    }
+    return s.getStatus().withDescription(d.substring(0, cut) + String.format("... (cut from %,d characters)",
+        d.length())).asRuntimeException(s.getTrailers());
+  }
+
+  /** Where to cut s (at a character's boundary) to keep its wire form within max; -1 when it fits whole. */
+  static int wireCut(String s, int max) {
+    int wire = 0;
+    for (int i = 0; i < s.length(); ) {
+      int c = s.codePointAt(i);
+      wire += c >= 0x20 && c < 0x7f && c != '%' ? 1 : 3 * new String(Character.toChars(c)).getBytes(
+          java.nio.charset.StandardCharsets.UTF_8).length;
+      if (wire > max) {
+        return i;
+      }
+      i += Character.charCount(c);
+    }
+    return -1;
+  }
+
+  private static StatusRuntimeException statusOf(Exception e) {
     if (e instanceof StatusRuntimeException s) {
       return s;
     }
@@ -375,7 +408,7 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       Cancellation cancel = analysis.cancellation(() -> ctx.isCancelled() || call.isCancelled());
       Object lock = new Object();
       Runnable release = StreamGuard.releaser();
-      PredictStream stream = new PredictStream(analysis, caller().user(), req.getRunId(), split, req.getLimit(),
+      PredictStream stream = new PredictStream(PredictStream.of(analysis), caller().user(), req.getRunId(), split, req.getLimit(),
           cancel, new PredictStream.Call() {
             @Override
             public boolean ready() {

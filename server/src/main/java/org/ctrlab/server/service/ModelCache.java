@@ -7,8 +7,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.locks.ReadWriteLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.ctrlab.api.v1.Run;
 import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.jobs.Worker;
@@ -16,10 +14,10 @@ import org.ctrlab.server.model.CtrModel;
 import org.ctrlab.server.train.RunExecutor;
 
 /**
- * Finished runs' models with their best checkpoint loaded, a few at a time, for analysis calls. Calls on different
- * runs never wait for each other; on one run, reads (evaluate, predict, ...) share the model and a call that changes
- * its weights for a while (perturbing the tables) has it to itself. A model is closed when it has been evicted and
- * its last user is done.
+ * Finished runs' models with their best checkpoint loaded, a few at a time, for analysis calls. Calls that only
+ * read a model (evaluate, predict, ...) share it and never wait for each other; a call that changes its weights for
+ * a while (perturbing the tables) gets a model of its own ({@link #own}), so that nobody waits for it either. A
+ * shared model is closed when it has been evicted and its last user is done.
  */
 final class ModelCache implements AutoCloseable {
   private final Path runDir;
@@ -29,30 +27,32 @@ final class ModelCache implements AutoCloseable {
   private boolean closed;
 
   private static final class Entry {
-    final ReadWriteLock lock = new ReentrantReadWriteLock();
     CtrModel model;
     int users;
     boolean evicted;
   }
 
-  /** One call's use of a model; closing it releases the model. */
+  /** One call's use of a model; closing it releases a shared model, and closes a model of the call's own. */
   final class Lease implements AutoCloseable {
-    private final Entry e;
-    private final boolean exclusive;
+    private final CtrModel model;
+    private final Entry shared;
 
-    private Lease(Entry e, boolean exclusive) {
-      this.e = e;
-      this.exclusive = exclusive;
+    private Lease(CtrModel model, Entry shared) {
+      this.model = model;
+      this.shared = shared;
     }
 
     CtrModel model() {
-      return e.model;
+      return model;
     }
 
     @Override
     public void close() {
-      (exclusive ? e.lock.writeLock() : e.lock.readLock()).unlock();
-      release(e);
+      if (shared == null) {
+        model.close();
+      } else {
+        release(shared);
+      }
     }
   }
 
@@ -62,8 +62,8 @@ final class ModelCache implements AutoCloseable {
     this.capacity = capacity;
   }
 
-  /** The model of a finished run, loading it if needed; exclusive for calls that change its weights. */
-  Lease acquire(Run r, Dataset ds, boolean exclusive) {
+  /** The shared model of a finished run, loading it if needed: for calls that only read it. */
+  Lease acquire(Run r, Dataset ds) {
     Entry e;
     synchronized (this) {
       if (closed) {
@@ -87,8 +87,20 @@ final class ModelCache implements AutoCloseable {
       release(e);
       throw ex;
     }
-    (exclusive ? e.lock.writeLock() : e.lock.readLock()).lock();
-    return new Lease(e, exclusive);
+    return new Lease(e.model, e);
+  }
+
+  /**
+   * A model of a finished run loaded for one call alone (one that changes its weights for a while), apart from the
+   * shared one; closed with the lease.
+   */
+  Lease own(Run r, Dataset ds) {
+    synchronized (this) {
+      if (closed) {
+        throw Refusal.unavailable("the server is stopping");
+      }
+    }
+    return new Lease(load(r, ds), null);
   }
 
   private CtrModel load(Run r, Dataset ds) {

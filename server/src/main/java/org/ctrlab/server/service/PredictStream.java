@@ -27,7 +27,47 @@ final class PredictStream implements Runnable {
     void abandon(String why);
   }
 
-  private final Analysis analysis;
+  /** What a stream needs of the analysis pool ({@link #of(Analysis)}). */
+  interface Pool {
+    /** Opens a run's predictions: each call of the result gives the next batch, null after the last. */
+    java.util.function.Supplier<PredictBatch> open(String runId, Split split, long limit, Cancellation cancel)
+        throws Exception;
+
+    /** Queues a task of the user's behind other users' work. */
+    void resume(String user, Runnable task);
+
+    /** Runs something once after the stall time. */
+    ScheduledFuture<?> afterStall(Runnable r);
+
+    java.time.Duration stall();
+  }
+
+  static Pool of(Analysis a) {
+    return new Pool() {
+      @Override
+      public java.util.function.Supplier<PredictBatch> open(String runId, Split split, long limit,
+          Cancellation cancel) throws Exception {
+        return a.predictions(runId, split, limit, cancel)::next;
+      }
+
+      @Override
+      public void resume(String user, Runnable task) {
+        a.resume(user, task);
+      }
+
+      @Override
+      public ScheduledFuture<?> afterStall(Runnable r) {
+        return a.afterStall(r);
+      }
+
+      @Override
+      public java.time.Duration stall() {
+        return a.stall();
+      }
+    };
+  }
+
+  private final Pool analysis;
   private final String user;
   private final String runId;
   private final Split split;
@@ -37,9 +77,9 @@ final class PredictStream implements Runnable {
   private final AtomicBoolean parked = new AtomicBoolean();
   private final AtomicBoolean ended = new AtomicBoolean();
   private volatile ScheduledFuture<?> stallTimer;
-  private Analysis.Predictions predictions;
+  private volatile java.util.function.Supplier<PredictBatch> predictions;
 
-  PredictStream(Analysis analysis, String user, String runId, Split split, long limit, Cancellation cancel,
+  PredictStream(Pool analysis, String user, String runId, Split split, long limit, Cancellation cancel,
       Call call) {
     this.analysis = analysis;
     this.user = user;
@@ -66,28 +106,33 @@ final class PredictStream implements Runnable {
     }
   }
 
-  /** The client went away: a parked stream is dropped at once. */
+  /**
+   * The client went away: the stream ends. A parked one is dropped at once; a queued or running task sees it and
+   * stops (before opening the predictions, or instead of parking with them until the stall time).
+   */
   void onCancel() {
+    ended.set(true);
     if (parked.compareAndSet(true, false)) {
       cancelTimer();
-      ended.set(true);
+      predictions = null; // parked: no task holds it
     }
   }
 
   @Override
   public void run() {
     if (ended.get()) {
+      predictions = null;
       return;
     }
     try {
       if (predictions == null) {
-        predictions = analysis.predictions(runId, split, limit, cancel);
+        predictions = analysis.open(runId, split, limit, cancel);
       }
       if (!call.ready()) {
         park();
         return;
       }
-      PredictBatch b = predictions.next();
+      PredictBatch b = predictions.get();
       if (b == null) {
         ended.set(true);
         call.complete();
@@ -106,7 +151,15 @@ final class PredictStream implements Runnable {
   }
 
   private void park() {
+    if (ended.get()) {
+      predictions = null; // cancelled: nothing is kept for a client that is gone
+      return;
+    }
     parked.set(true);
+    if (ended.get() && parked.compareAndSet(true, false)) {
+      predictions = null; // cancelled between the check and the park
+      return;
+    }
     stallTimer = analysis.afterStall(() -> {
       if (parked.compareAndSet(true, false)) {
         ended.set(true);
@@ -118,6 +171,8 @@ final class PredictStream implements Runnable {
     if (call.ready() && parked.compareAndSet(true, false)) {
       cancelTimer();
       analysis.resume(user, this);
+    } else if (ended.get()) {
+      cancelTimer(); // cancelled while it parked: its onCancel may have run before the timer was set
     }
   }
 

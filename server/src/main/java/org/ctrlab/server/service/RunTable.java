@@ -146,7 +146,7 @@ public final class RunTable {
   /** Run id to study id, for the studies the caller may read. */
   private Map<String, String> studies(Caller caller) throws SQLException {
     Map<String, String> out = new HashMap<>();
-    for (Study s : store.studies(1000)) {
+    for (Study s : store.studies(1000, runs.readableOwner(caller))) {
       if (runs.mayRead(s.getOwner(), caller)) {
         s.getRunIdsList().forEach(id -> out.put(id, s.getStudyId()));
       }

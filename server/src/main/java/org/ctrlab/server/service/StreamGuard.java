@@ -56,31 +56,30 @@ public final class StreamGuard implements ServerInterceptor {
     }
     String user = Auth.caller().user();
     SocketAddress conn = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
-    AtomicInteger u = byUser.computeIfAbsent(user, k -> new AtomicInteger());
-    AtomicInteger c = conn == null ? new AtomicInteger() : byConnection.computeIfAbsent(conn,
-        k -> new AtomicInteger());
     String refused = null;
-    if (u.incrementAndGet() > limits.perUser()) {
+    int u = up(byUser, user);
+    if (u > limits.perUser()) {
       refused = String.format("%s has %d streams open (WatchRun, Predict): at most %d per user"
-          + " (--max-streams-per-user); end some first", user, u.get() - 1, limits.perUser());
-    } else if (c.incrementAndGet() > limits.perConnection()) {
-      refused = String.format("this connection has %d streams open (WatchRun, Predict): at most %d per connection"
-          + " (--max-streams-per-connection)", c.get() - 1, limits.perConnection());
-      c.decrementAndGet();
+          + " (--max-streams-per-user); end some first", user, u - 1, limits.perUser());
+    } else if (conn != null) {
+      int c = up(byConnection, conn);
+      if (c > limits.perConnection()) {
+        refused = String.format("this connection has %d streams open (WatchRun, Predict): at most %d per"
+            + " connection (--max-streams-per-connection)", c - 1, limits.perConnection());
+        down(byConnection, conn);
+      }
     }
     if (refused != null) {
-      u.decrementAndGet();
+      down(byUser, user);
       call.close(Status.RESOURCE_EXHAUSTED.withDescription(refused), new Metadata());
       return new ServerCall.Listener<>() {};
     }
     AtomicBoolean released = new AtomicBoolean();
     Runnable release = () -> {
       if (released.compareAndSet(false, true)) {
-        if (u.decrementAndGet() == 0) {
-          byUser.remove(user, u);
-        }
-        if (c.decrementAndGet() == 0 && conn != null) {
-          byConnection.remove(conn, c);
+        down(byUser, user);
+        if (conn != null) {
+          down(byConnection, conn);
         }
       }
     };
@@ -105,5 +104,24 @@ public final class StreamGuard implements ServerInterceptor {
         super.onCancel();
       }
     };
+  }
+
+  /**
+   * One more for key; returns its count. A count and its removal at zero change under the map's lock for the key, so
+   * that a stream counted as another ends is never counted in an entry being removed.
+   */
+  private static <K> int up(Map<K, AtomicInteger> m, K key) {
+    int[] n = new int[1];
+    m.compute(key, (k, v) -> {
+      AtomicInteger x = v == null ? new AtomicInteger() : v;
+      n[0] = x.incrementAndGet();
+      return x;
+    });
+    return n[0];
+  }
+
+  /** One fewer for key; the entry goes at zero. */
+  private static <K> void down(Map<K, AtomicInteger> m, K key) {
+    m.computeIfPresent(key, (k, v) -> v.decrementAndGet() <= 0 ? null : v);
   }
 }

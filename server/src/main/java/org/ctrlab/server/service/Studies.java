@@ -34,6 +34,10 @@ public final class Studies {
     if (req.getName().isBlank()) {
       throw new IllegalArgumentException("a study needs a name");
     }
+    if (req.getName().length() > runs.limits().maxNameLength()) {
+      throw new IllegalArgumentException(String.format("the study's name has %,d characters; at most %d"
+          + " (--max-name-length)", req.getName().length(), runs.limits().maxNameLength()));
+    }
     if (req.getBackbonesCount() == 0) {
       throw new IllegalArgumentException("a study needs at least one backbone");
     }
@@ -158,7 +162,7 @@ public final class Studies {
     }
     List<Study> out = new ArrayList<>();
     long bytes = 0;
-    for (Study s : store.studies(limit == 0 ? 50 : Math.min(limit, 1000))) {
+    for (Study s : store.studies(limit == 0 ? 50 : Math.min(limit, 1000), runs.readableOwner(caller))) {
       try {
         runs.checkRead("", s.getOwner(), caller);
         if (s.getSerializedSize() > maxBytes / 2) {

@@ -821,10 +821,19 @@ public final class RunStore implements AutoCloseable {
   }
 
   public List<Study> studies(int limit) throws SQLException {
+    return studies(limit, null);
+  }
+
+  /** The newest studies of one owner (of everyone's when owner is null), at most {@code limit}. */
+  public List<Study> studies(int limit, String owner) throws SQLException {
     try (Connection db = connection()) {
-      try (PreparedStatement p = db.prepareStatement(
-          "SELECT record FROM studies ORDER BY created_ms DESC, study_id DESC LIMIT ?")) {
-        p.setInt(1, limit);
+      try (PreparedStatement p = db.prepareStatement("SELECT record FROM studies"
+          + (owner == null ? "" : " WHERE owner = ?") + " ORDER BY created_ms DESC, study_id DESC LIMIT ?")) {
+        int i = 1;
+        if (owner != null) {
+          p.setString(i++, owner);
+        }
+        p.setInt(i, limit);
         List<Study> out = new ArrayList<>();
         try (ResultSet rs = p.executeQuery()) {
           while (rs.next()) {

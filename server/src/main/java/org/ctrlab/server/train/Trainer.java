@@ -40,12 +40,35 @@ public final class Trainer {
   }
 
   /**
+   * Refuses a validation split without both classes: its AUC, by which early stopping picks the best epoch, is
+   * undefined (NaN never improves), so the run would end with its untrained initial weights as "best".
+   */
+  static void requireBothClasses(Dataset ds, int[] valid) {
+    boolean clicks = false;
+    boolean others = false;
+    for (int r : valid) {
+      if (ds.labels[r] > 0.5f) {
+        clicks = true;
+      } else {
+        others = true;
+      }
+      if (clicks && others) {
+        return;
+      }
+    }
+    throw new RunFailure(String.format("the validation split (%,d rows) has %s: its AUC, by which the best epoch is"
+        + " chosen, is undefined; the dataset needs more rows of both labels", valid.length,
+        valid.length == 0 ? "no rows" : clicks ? "only clicks (label 1)" : "only non-clicks (label 0)"));
+  }
+
+  /**
    * Trains from scratch, or, given the state saved after an epoch, goes on from the next epoch exactly as the run
    * would have without the interruption (same shuffles, dropout masks, optimizer moments and early-stopping
    * counters).
    */
   public static Outcome train(CtrModel model, Dataset ds, DataSplit split, Settings s, TrainListener listener,
       TrainState resume) {
+    requireBothClasses(ds, split.valid);
     int groups = CtrModel.GROUPS.size();
     int[] order = split.train.clone();
     SplittableRandom shuffleRng = new SplittableRandom(s.seed() ^ 0x5DEECE66DL);

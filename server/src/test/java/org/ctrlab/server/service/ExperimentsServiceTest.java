@@ -87,6 +87,27 @@ class ExperimentsServiceTest {
   }
 
   @Test
+  void aCallThatChangesTheTablesHasAModelOfItsOwn() {
+    Run run = f.stub.getRun(GetRunRequest.newBuilder().setRunId(binary).build());
+    org.ctrlab.server.data.Dataset ds = org.ctrlab.server.TestData.loadSmall(tmp.resolve("same-data"));
+    int[] rows = org.ctrlab.server.data.DataSplit.of(ds.rows, run.getResolved().getSeed()).test;
+    try (ModelCache cache = new ModelCache(tmp.resolve("runs"), 1, 4);
+        ModelCache.Lease own = cache.own(run, ds);
+        ModelCache.Lease shared = cache.acquire(run, ds)) {
+      float[] before = org.ctrlab.server.train.Trainer.evaluate(shared.model(), ds, rows, 512).scores();
+      var tables = own.model().embeddingTables();
+      List<float[]> zeros = new ArrayList<>();
+      tables.forEach(t -> zeros.add(new float[t.size()]));
+      org.ctrlab.server.nn.Net.assign(own.model().session(), tables, zeros);
+      org.junit.jupiter.api.Assertions.assertArrayEquals(before,
+          org.ctrlab.server.train.Trainer.evaluate(shared.model(), ds, rows, 512).scores(),
+          "the shared model, serving other calls meanwhile, is untouched");
+      float[] changed = org.ctrlab.server.train.Trainer.evaluate(own.model(), ds, rows, 512).scores();
+      assertTrue(!java.util.Arrays.equals(before, changed), "the call's own model changed");
+    }
+  }
+
+  @Test
   void lipschitzEstimateIsOrdered() {
     LipschitzEstimate l = f.stub.inspect(InspectRequest.newBuilder().setRunId(rating).setLipschitz(true)
         .setLipschitzRows(500).build()).getLipschitz();

@@ -144,6 +144,19 @@ class SecurityTest {
       assertEquals(0, b.listStudies(org.ctrlab.api.v1.ListStudiesRequest.getDefaultInstance()).getStudiesCount());
       assertEquals(1, as(f, alice).listStudies(org.ctrlab.api.v1.ListStudiesRequest.getDefaultInstance())
           .getStudiesCount());
+      // Bob's newer study does not crowd alice's out of her page of one.
+      var bobs = b.startStudy(org.ctrlab.api.v1.StudyRequest.newBuilder().setName("t").setDataset("synthetic")
+          .addBackbones("DCNV2").setBase(Fixture.quick().setMaxEpochs(50)).build());
+      assertEquals(List.of(st.getStudyId()), as(f, alice).listStudies(org.ctrlab.api.v1.ListStudiesRequest
+          .newBuilder().setLimit(1).build()).getStudiesList().stream().map(org.ctrlab.api.v1.Study::getStudyId)
+          .toList());
+      b.cancelRuns(CancelRunsRequest.newBuilder().setStudyId(bobs.getStudyId()).build());
+      // A study's name is bounded as a run's is.
+      StatusRuntimeException longName = refused(Status.Code.INVALID_ARGUMENT, () -> b.startStudy(
+          org.ctrlab.api.v1.StudyRequest.newBuilder().setName("n".repeat(100_000)).setDataset("synthetic")
+              .addBackbones("DCNV2").setBase(Fixture.quick().setName("r")).build()));
+      assertTrue(longName.getStatus().getDescription().contains("--max-name-length"),
+          longName.getStatus().getDescription());
       // The queue at a glance: bob sees only his own line, alice hers, an admin everyone's.
       assertEquals(Map.of(), b.getServerInfo(ServerInfoRequest.getDefaultInstance()).getQueuedByUserMap());
       assertEquals(java.util.Set.of("alice"), as(f, ops).getServerInfo(ServerInfoRequest.getDefaultInstance())

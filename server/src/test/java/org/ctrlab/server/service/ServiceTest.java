@@ -159,6 +159,18 @@ class ServiceTest {
         assertTrue(e.getStatus().getDescription().length() < 200, e.getStatus().getDescription());
         assertTrue(e.getStatus().getDescription().contains("100,000 characters"), e.getStatus().getDescription());
       }
+      // A message that echoes a long input is cut, so that it still arrives as the status it is (over the wire, a
+      // description past the peer's 8 KiB metadata limit comes back as a transport error instead).
+      StatusRuntimeException longName = assertThrows(StatusRuntimeException.class,
+          () -> f.stub.train(Fixture.quick().setBackbone("A".repeat(20_000)).build()));
+      assertEquals(Status.Code.INVALID_ARGUMENT, longName.getStatus().getCode());
+      String d = longName.getStatus().getDescription();
+      assertTrue(d.startsWith("unknown backbone 'AAA") && d.length() < 3_100 && d.endsWith("characters)"), d);
+      // Characters outside ASCII take up to 12 bytes each on the wire: the cut counts those, not characters.
+      StatusRuntimeException wide = assertThrows(StatusRuntimeException.class,
+          () -> f.stub.train(Fixture.quick().setBackbone("\uD83D\uDE00".repeat(5_000)).build()));
+      assertEquals(Status.Code.INVALID_ARGUMENT, wide.getStatus().getCode());
+      assertTrue(wide.getStatus().getDescription().endsWith("characters)"), wide.getStatus().getDescription());
       assertTrue(message(() -> f.stub.perturb(PerturbRequest.newBuilder().setRunId(ok).build()))
           .startsWith("sigmas is empty"));
       assertEquals("unknown split 9; use TRAIN, VALID or TEST", message(() -> f.stub.evaluate(

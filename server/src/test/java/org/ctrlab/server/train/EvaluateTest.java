@@ -71,4 +71,17 @@ class EvaluateTest {
       assertEquals(after, polls.get(), "nothing runs after evaluate has thrown");
     }
   }
+
+  @Test
+  void aValidationSplitWithOneLabelIsRefusedBeforeTraining() {
+    int[] valid = DataSplit.of(data.rows, 3).valid;
+    int[] negatives = java.util.Arrays.stream(valid).filter(r -> data.labels[r] < 0.5f).toArray();
+    int[] positives = java.util.Arrays.stream(valid).filter(r -> data.labels[r] > 0.5f).toArray();
+    Trainer.requireBothClasses(data, valid);
+    RunFailure e = assertThrows(RunFailure.class, () -> Trainer.requireBothClasses(data, negatives));
+    assertTrue(e.getMessage().contains("only non-clicks (label 0)"), e.getMessage());
+    e = assertThrows(RunFailure.class, () -> Trainer.requireBothClasses(data, positives));
+    assertTrue(e.getMessage().contains("only clicks (label 1)"), e.getMessage());
+    assertThrows(RunFailure.class, () -> Trainer.requireBothClasses(data, new int[0]));
+  }
 }
