@@ -22,6 +22,7 @@ import org.ctrlab.server.data.DataSplit;
 import org.ctrlab.server.data.Dataset;
 import org.ctrlab.server.data.DatasetRegistry;
 import org.ctrlab.server.model.CtrModel;
+import org.ctrlab.server.store.ProgressStore;
 import org.ctrlab.server.store.RunStore;
 import org.ctrlab.server.train.RunExecutor;
 import org.ctrlab.server.train.RunFailure;
@@ -133,7 +134,7 @@ public final class Worker {
         // Every file the finished run keeps (checkpoint, log) and the folder's entries reach the disk before the
         // store says SUCCEEDED: after that the epoch states, which could rebuild them, are deleted.
         org.ctrlab.server.files.Durable.forceFolder(dir);
-        store.putArtifact(runId, "inspect", inspectRecord(o, model.weightNorms(o.best())).toByteArray());
+        store.artifacts().put(runId, "inspect", inspectRecord(o, model.weightNorms(o.best())).toByteArray());
         String msg = String.format("test AUC %.4f, LogLoss %.4f (best epoch %d of %d)", o.test().auc(),
             o.test().logloss(), o.bestEpoch(), o.epochs().size());
         fenced(r -> r.toBuilder().setState(RunState.SUCCEEDED).setMessage(msg).setBestEpoch(o.bestEpoch())
@@ -235,7 +236,7 @@ public final class Worker {
       if (now - lastProgress >= PROGRESS_INTERVAL_MS || batch == batches) {
         lastProgress = now;
         try {
-          store.putProgress(new RunStore.Progress(runId, attempt, epoch, batch, batches, now));
+          store.progress().put(new ProgressStore.Progress(runId, attempt, epoch, batch, batches, now));
         } catch (SQLException e) {
           // live progress only; the epoch record is what counts
         }

@@ -154,7 +154,7 @@ public final class Analysis implements AutoCloseable {
     if (r.getState() != RunState.SUCCEEDED) {
       throw new IllegalStateException("run " + runId + " is " + r.getState() + "; only SUCCEEDED runs have a model");
     }
-    byte[] data = store.artifact(runId, "inspect").orElseThrow(
+    byte[] data = store.artifacts().get(runId, "inspect").orElseThrow(
         () -> new IllegalStateException("run " + runId + " has no inspection record"));
     InspectResponse full;
     try {

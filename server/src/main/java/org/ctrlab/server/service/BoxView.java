@@ -9,6 +9,7 @@ import org.ctrlab.api.v1.Run;
 import org.ctrlab.api.v1.RunState;
 import org.ctrlab.server.auth.Caller;
 import org.ctrlab.server.jobs.Supervisor;
+import org.ctrlab.server.store.ProgressStore;
 import org.ctrlab.server.store.RunStore;
 
 /**
@@ -54,7 +55,7 @@ public final class BoxView {
         hiddenRunning++;
         continue;
       }
-      RunStore.Progress p = store.progress(r.getRunId()).orElse(null);
+      ProgressStore.Progress p = store.progress().get(r.getRunId()).orElse(null);
       int epoch = p != null ? p.epoch() : r.getEpochsCount() + 1;
       running.add(new Slot(r.getRunId(), r.getOwner(), r.getRequest().getName(), r.getResolved().getBackbone(),
           RunTable.headOf(r.getResolved()), r.getResolved().getDataset(), epoch, r.getResolved().getMaxEpochs(),

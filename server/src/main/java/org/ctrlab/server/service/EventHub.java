@@ -13,6 +13,7 @@ import org.ctrlab.api.v1.Run;
 import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.RunState;
 import org.ctrlab.server.jobs.Supervisor;
+import org.ctrlab.server.store.ProgressStore;
 import org.ctrlab.server.store.RunStore;
 
 /**
@@ -138,7 +139,7 @@ public final class EventHub implements AutoCloseable {
           if (run.isEmpty() || Supervisor.isFinal(run.get().getState())) {
             finished = true; // deleted, or final with every event sent (the watch began past the end)
           } else if (run.get().getState() == RunState.RUNNING) {
-            Optional<RunStore.Progress> p = store.progress(x.runId);
+            Optional<ProgressStore.Progress> p = store.progress().get(x.runId);
             if (p.isPresent() && p.get().attempt() == run.get().getAttempt() && p.get().unixMs() != x.lastProgressMs) {
               x.lastProgressMs = p.get().unixMs();
               x.w.event(RunEvent.newBuilder().setIndex(Math.max(0, x.lastIndex)).setUnixMs(p.get().unixMs())

@@ -96,7 +96,7 @@ public final class RunTable {
     Map<String, String> studyOf = studies(caller);
     java.util.Set<String> inStudy = null;
     if (q.study() != null && !q.study().isEmpty()) {
-      Study s = store.study(Ids.check("study", q.study())).orElseThrow(
+      Study s = store.studies().get(Ids.check("study", q.study())).orElseThrow(
           () -> new NotFoundException("no study with id '" + q.study() + "'"));
       runs.checkRead("study " + s.getStudyId(), s.getOwner(), caller);
       inStudy = Set.copyOf(s.getRunIdsList());
@@ -146,7 +146,7 @@ public final class RunTable {
   /** Run id to study id, for the studies the caller may read. */
   private Map<String, String> studies(Caller caller) throws SQLException {
     Map<String, String> out = new HashMap<>();
-    for (Study s : store.studies(1000, runs.readableOwner(caller))) {
+    for (Study s : store.studies().newest(1000, runs.readableOwner(caller))) {
       if (runs.mayRead(s.getOwner(), caller)) {
         s.getRunIdsList().forEach(id -> out.put(id, s.getStudyId()));
       }

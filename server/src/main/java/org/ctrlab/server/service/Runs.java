@@ -26,6 +26,7 @@ import org.ctrlab.server.data.DatasetRegistry;
 import org.ctrlab.server.jobs.Supervisor;
 import org.ctrlab.server.jobs.Worker;
 import org.ctrlab.server.model.backbone.ParameterCount;
+import org.ctrlab.server.store.ProgressStore;
 import org.ctrlab.server.store.RunStore;
 
 /**
@@ -282,9 +283,9 @@ public final class Runs {
   }
 
   /** A running run's live batch progress, if the caller may read the run. */
-  public Optional<RunStore.Progress> progress(String runId, Caller caller) throws SQLException {
+  public Optional<ProgressStore.Progress> progress(String runId, Caller caller) throws SQLException {
     requireReadable(runId, caller);
-    return store.progress(runId);
+    return store.progress().get(runId);
   }
 
   /** Queued runs in the order they will start. */
@@ -324,7 +325,8 @@ public final class Runs {
     String t = studyId.isEmpty() ? tag : "study:" + Ids.check("study_id", studyId);
     String owner = caller.user();
     if (!studyId.isEmpty()) {
-      Study st = store.study(studyId).orElseThrow(() -> new NotFoundException("no study with id '" + studyId + "'"));
+      Study st = store.studies().get(studyId)
+          .orElseThrow(() -> new NotFoundException("no study with id '" + studyId + "'"));
       if (!caller.owns(st.getOwner())) {
         throw Refusal.permission(whose("study " + studyId, st.getOwner()) + " or an admin can cancel it");
       }

@@ -142,7 +142,7 @@ public final class Studies {
   }
 
   private Study readable(String id, org.ctrlab.server.auth.Caller caller) throws SQLException {
-    Study s = store.study(id).orElseThrow(() -> new NotFoundException("no study with id '" + id + "'"));
+    Study s = store.studies().get(id).orElseThrow(() -> new NotFoundException("no study with id '" + id + "'"));
     runs.checkRead("study " + id, s.getOwner(), caller);
     return s;
   }
@@ -162,7 +162,7 @@ public final class Studies {
     }
     List<Study> out = new ArrayList<>();
     long bytes = 0;
-    for (Study s : store.studies(limit == 0 ? 50 : Math.min(limit, 1000), runs.readableOwner(caller))) {
+    for (Study s : store.studies().newest(limit == 0 ? 50 : Math.min(limit, 1000), runs.readableOwner(caller))) {
       try {
         runs.checkRead("", s.getOwner(), caller);
         if (s.getSerializedSize() > maxBytes / 2) {

@@ -30,8 +30,9 @@ import com.zaxxer.hikari.HikariDataSource;
 
 /**
  * Run history, shared by the server and its worker processes (on one box, or on the nodes of a cluster): each run's
- * record (a {@link Run} message), its event log (numbered from 0, for WatchRun replay), binary artifacts such as
- * gradient-norm logs, studies and the live batch progress of running runs. Two databases hold it, through the same
+ * record (a {@link Run} message) and its event log (numbered from 0, for WatchRun replay); through the same
+ * connections, studies ({@link StudyStore}), binary artifacts ({@link ArtifactStore}) and the live batch progress of
+ * running runs ({@link ProgressStore}). Two databases hold it, through the same
  * SQL and a connection pool (HikariCP): an embedded SQLite file for one box (the default), or PostgreSQL for a
  * cluster ({@code jdbc:postgresql://...}).
  *
@@ -54,9 +55,6 @@ public final class RunStore implements AutoCloseable {
   /** What a page of {@link #list} returns: the runs and the token of the next page (empty at the end). */
   public record Page(List<Run> runs, String nextPageToken) {}
 
-  /** A live batch-progress row. */
-  public record Progress(String runId, int attempt, int epoch, int batch, int batches, long unixMs) {}
-
   /** The database behind a store. */
   public enum Dialect {
     SQLITE,
@@ -66,6 +64,9 @@ public final class RunStore implements AutoCloseable {
   private final HikariDataSource pool;
   private final Dialect dialect;
   private final String where;
+  private final StudyStore studies = new StudyStore(this::connection);
+  private final ArtifactStore artifacts = new ArtifactStore(this::connection);
+  private final ProgressStore progress = new ProgressStore(this::connection);
 
   private RunStore(HikariDataSource pool, Dialect dialect, String where) {
     this.pool = pool;
@@ -189,6 +190,21 @@ public final class RunStore implements AutoCloseable {
     } catch (java.io.IOException ignored) {
       // the lock's failure is reported
     }
+  }
+
+  /** The studies (a study is written with its runs, by {@link #insert(List, List, Study)}). */
+  public StudyStore studies() {
+    return studies;
+  }
+
+  /** Runs' binary artifacts (the inspection record, ...). */
+  public ArtifactStore artifacts() {
+    return artifacts;
+  }
+
+  /** Running runs' live batch progress. */
+  public ProgressStore progress() {
+    return progress;
   }
 
   public Dialect dialect() {
@@ -737,60 +753,6 @@ public final class RunStore implements AutoCloseable {
     return events(runId, from, Integer.MAX_VALUE);
   }
 
-  /** Records a running run's position inside an epoch (live only; one row per run, overwritten). */
-  public void putProgress(Progress pr) throws SQLException {
-    try (Connection db = connection()) {
-      try (PreparedStatement p = db.prepareStatement("INSERT INTO progress (run_id, attempt, epoch, batch, batches,"
-          + " unix_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (run_id) DO UPDATE SET attempt = excluded.attempt,"
-          + " epoch = excluded.epoch, batch = excluded.batch, batches = excluded.batches, unix_ms = excluded.unix_ms")) {
-        p.setString(1, pr.runId());
-        p.setInt(2, pr.attempt());
-        p.setInt(3, pr.epoch());
-        p.setInt(4, pr.batch());
-        p.setInt(5, pr.batches());
-        p.setLong(6, pr.unixMs());
-        p.executeUpdate();
-      }
-    }
-  }
-
-  public Optional<Progress> progress(String runId) throws SQLException {
-    try (Connection db = connection()) {
-      try (PreparedStatement p = db.prepareStatement(
-          "SELECT attempt, epoch, batch, batches, unix_ms FROM progress WHERE run_id = ?")) {
-        p.setString(1, runId);
-        try (ResultSet rs = p.executeQuery()) {
-          return rs.next() ? Optional.of(new Progress(runId, rs.getInt(1), rs.getInt(2), rs.getInt(3), rs.getInt(4),
-              rs.getLong(5))) : Optional.empty();
-        }
-      }
-    }
-  }
-
-  public void putArtifact(String runId, String name, byte[] data) throws SQLException {
-    try (Connection db = connection()) {
-      try (PreparedStatement p = db.prepareStatement("INSERT INTO artifacts (run_id, name, data) VALUES (?,?,?)"
-          + " ON CONFLICT (run_id, name) DO UPDATE SET data = excluded.data")) {
-        p.setString(1, runId);
-        p.setString(2, name);
-        p.setBytes(3, data);
-        p.executeUpdate();
-      }
-    }
-  }
-
-  public Optional<byte[]> artifact(String runId, String name) throws SQLException {
-    try (Connection db = connection()) {
-      try (PreparedStatement p = db.prepareStatement("SELECT data FROM artifacts WHERE run_id = ? AND name = ?")) {
-        p.setString(1, runId);
-        p.setString(2, name);
-        try (ResultSet rs = p.executeQuery()) {
-          return rs.next() ? Optional.of(rs.getBytes(1)) : Optional.empty();
-        }
-      }
-    }
-  }
-
   /** Removes a run with its tags, events, artifacts and progress. Returns whether it existed. */
   public boolean delete(String runId) throws SQLException {
     try (Connection db = connection()) {
@@ -806,72 +768,6 @@ public final class RunStore implements AutoCloseable {
           return p.executeUpdate() == 1;
         }
       });
-    }
-  }
-
-  public Optional<Study> study(String id) throws SQLException {
-    try (Connection db = connection()) {
-      try (PreparedStatement p = db.prepareStatement("SELECT record FROM studies WHERE study_id = ?")) {
-        p.setString(1, id);
-        try (ResultSet rs = p.executeQuery()) {
-          return rs.next() ? Optional.of(parseStudy(rs.getBytes(1))) : Optional.empty();
-        }
-      }
-    }
-  }
-
-  public List<Study> studies(int limit) throws SQLException {
-    return studies(limit, null);
-  }
-
-  /** The newest studies of one owner (of everyone's when owner is null), at most {@code limit}. */
-  public List<Study> studies(int limit, String owner) throws SQLException {
-    try (Connection db = connection()) {
-      try (PreparedStatement p = db.prepareStatement("SELECT record FROM studies"
-          + (owner == null ? "" : " WHERE owner = ?") + " ORDER BY created_ms DESC, study_id DESC LIMIT ?")) {
-        int i = 1;
-        if (owner != null) {
-          p.setString(i++, owner);
-        }
-        p.setInt(i, limit);
-        List<Study> out = new ArrayList<>();
-        try (ResultSet rs = p.executeQuery()) {
-          while (rs.next()) {
-            out.add(parseStudy(rs.getBytes(1)));
-          }
-        }
-        return out;
-      }
-    }
-  }
-
-  /**
-   * Gives the space of deleted rows back to the file system when more than {@code fraction} of the database's pages
-   * are free. Returns whether it did.
-   */
-  public boolean compactIfFragmented(double fraction) throws SQLException {
-    if (dialect == Dialect.POSTGRESQL) {
-      return false; // PostgreSQL's autovacuum gives dead rows' space back
-    }
-    try (Connection db = connection()) {
-      try (Statement s = db.createStatement()) {
-        long free;
-        long pages;
-        try (ResultSet rs = s.executeQuery("PRAGMA freelist_count")) {
-          rs.next();
-          free = rs.getLong(1);
-        }
-        try (ResultSet rs = s.executeQuery("PRAGMA page_count")) {
-          rs.next();
-          pages = rs.getLong(1);
-        }
-        if (pages == 0 || free <= fraction * pages) {
-          return false;
-        }
-        s.execute("VACUUM");
-        s.execute("PRAGMA wal_checkpoint(TRUNCATE)");
-        return true;
-      }
     }
   }
 
@@ -891,20 +787,20 @@ public final class RunStore implements AutoCloseable {
     return out;
   }
 
-  private static Study parseStudy(byte[] b) throws SQLException {
-    try {
-      return Study.parseFrom(b);
-    } catch (InvalidProtocolBufferException e) {
-      throw new SQLException("corrupt study record", e);
-    }
-  }
-
   private static Run parse(byte[] b) throws SQLException {
     try {
       return Run.parseFrom(b);
     } catch (InvalidProtocolBufferException e) {
       throw new SQLException("corrupt run record", e);
     }
+  }
+
+  /**
+   * Gives the space of deleted rows back to the file system when more than {@code fraction} of the database's pages
+   * are free (SQLite; PostgreSQL's autovacuum does it by itself). Returns whether it did.
+   */
+  public boolean compactIfFragmented(double fraction) throws SQLException {
+    return Compaction.ifFragmented(dialect, this::connection, fraction);
   }
 
   @Override

@@ -15,6 +15,7 @@ import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.TrainRequest;
 import org.ctrlab.server.jobs.FairQueue;
+import org.ctrlab.server.store.ProgressStore;
 import org.ctrlab.server.store.RunStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -74,7 +75,7 @@ public final class StoreBench implements Callable<Integer> {
       while (System.nanoTime() - t0 < seconds * 1e9) {
         server.get(id);
         server.events(id, 200, 500);
-        server.progress(id);
+        server.progress().get(id);
         polls++;
       }
       double perPoll = (System.nanoTime() - t0) / 1e3 / polls;
@@ -128,7 +129,7 @@ public final class StoreBench implements Callable<Integer> {
                   .addEpochs(EpochResult.newBuilder().setEpoch(epoch).setTrainLoss(0.5).setValidAuc(0.8)).build(),
                   RunEvent.newBuilder().setEpoch(EpochResult.newBuilder().setEpoch(epoch)).build());
             }
-            case 1 -> s.putProgress(new RunStore.Progress(id, 1, 1, n, 1000, System.currentTimeMillis()));
+            case 1 -> s.progress().put(new ProgressStore.Progress(id, 1, 1, n, 1000, System.currentTimeMillis()));
             default -> s.appendEvent(id, RunEvent.newBuilder().setLog("line " + n).build());
           }
           n++;

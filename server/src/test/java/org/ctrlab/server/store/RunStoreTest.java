@@ -144,20 +144,26 @@ class RunStoreTest {
       Study st = Study.newBuilder().setStudyId("0000000000ff").setOwner("alice").setCreatedUnixMs(2)
           .setName("grid").build();
       s.insert(List.of(r), List.of(RunEvent.newBuilder().setLog("queued").build()), st);
-      assertEquals("grid", s.study("0000000000ff").orElseThrow().getName());
-      assertEquals(1, s.studies(10).size());
-      s.putProgress(new RunStore.Progress("0000000000ee", 1, 2, 3, 4, 5));
-      s.putProgress(new RunStore.Progress("0000000000ee", 1, 2, 4, 4, 6));
-      assertEquals(new RunStore.Progress("0000000000ee", 1, 2, 4, 4, 6), s.progress("0000000000ee").orElseThrow());
-      s.putArtifact("0000000000ee", "inspect", new byte[] {1, 2, 3});
-      s.putArtifact("0000000000ee", "inspect", new byte[] {4});
-      assertEquals(1, s.artifact("0000000000ee", "inspect").orElseThrow().length);
+      assertEquals("grid", s.studies().get("0000000000ff").orElseThrow().getName());
+      assertEquals(1, s.studies().newest(10).size());
+      s.insert(List.of(run("0000000000ef", "bob", 3)), List.of(), Study.newBuilder().setStudyId("0000000000fe")
+          .setOwner("bob").setCreatedUnixMs(3).setName("bobs").build());
+      assertEquals(List.of("bobs", "grid"), s.studies().newest(10).stream().map(Study::getName).toList());
+      assertEquals(List.of("grid"), s.studies().newest(1, "alice").stream().map(Study::getName).toList(),
+          "a newer study of another owner does not take the place of hers");
+      s.progress().put(new ProgressStore.Progress("0000000000ee", 1, 2, 3, 4, 5));
+      s.progress().put(new ProgressStore.Progress("0000000000ee", 1, 2, 4, 4, 6));
+      assertEquals(new ProgressStore.Progress("0000000000ee", 1, 2, 4, 4, 6),
+          s.progress().get("0000000000ee").orElseThrow());
+      s.artifacts().put("0000000000ee", "inspect", new byte[] {1, 2, 3});
+      s.artifacts().put("0000000000ee", "inspect", new byte[] {4});
+      assertEquals(1, s.artifacts().get("0000000000ee", "inspect").orElseThrow().length);
       assertTrue(s.delete("0000000000ee"));
       assertFalse(s.delete("0000000000ee"));
       assertTrue(s.get("0000000000ee").isEmpty());
       assertTrue(s.events("0000000000ee", 0).isEmpty());
-      assertTrue(s.artifact("0000000000ee", "inspect").isEmpty());
-      assertTrue(s.progress("0000000000ee").isEmpty());
+      assertTrue(s.artifacts().get("0000000000ee", "inspect").isEmpty());
+      assertTrue(s.progress().get("0000000000ee").isEmpty());
     }
   }
 
