@@ -24,9 +24,16 @@ final class Csv {
     return b.toString();
   }
 
-  /** A field, quoted when it holds a comma, a quote or a line break; a leading =, +, - or @ is kept from formulas. */
+  /** A plain decimal number, which a spreadsheet reads as one and never as a formula. */
+  private static final java.util.regex.Pattern NUMBER =
+      java.util.regex.Pattern.compile("-?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?");
+
+  /**
+   * A field, quoted when it holds a comma, a quote or a line break; a leading =, +, -, @, tab or carriage return is
+   * kept from formulas (with a quote before it) unless the field is a plain number.
+   */
   static String field(String s) {
-    if (!s.isEmpty() && "=+-@".indexOf(s.charAt(0)) >= 0 && !s.matches("-?[0-9.eE+-]+")) {
+    if (!s.isEmpty() && "=+-@\t\r".indexOf(s.charAt(0)) >= 0 && !NUMBER.matcher(s).matches()) {
       s = "'" + s;
     }
     if (s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")) {

@@ -15,6 +15,10 @@ class CsvTest {
     assertEquals("\"two\nlines\"", Csv.field("two\nlines"));
     assertEquals("'=HYPERLINK(1)", Csv.field("=HYPERLINK(1)"), "a spreadsheet must not run a name as a formula");
     assertEquals("-0.25", Csv.field("-0.25"), "a negative number stays a number");
+    assertEquals("-1.5e-05", Csv.field("-1.5e-05"));
+    assertEquals("'-1+2", Csv.field("-1+2"), "digits and signs that are not a number are a formula");
+    assertEquals("'+1+1", Csv.field("+1+1"));
+    assertEquals("'\tcmd", Csv.field("\tcmd"));
   }
 
   @Test
