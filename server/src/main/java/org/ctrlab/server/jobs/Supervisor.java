@@ -182,9 +182,17 @@ public final class Supervisor implements AutoCloseable {
     LockSupport.unpark(loop);
   }
 
+  /** How often the store's server lock is checked (a PostgreSQL lock goes with its connection). */
+  static final long LOCK_CHECK_MS = 10_000;
+
   private void loop() {
+    long lockChecked = System.currentTimeMillis();
     while (!stopping) {
       try {
+        if (System.currentTimeMillis() - lockChecked >= LOCK_CHECK_MS) {
+          lockChecked = System.currentTimeMillis();
+          store.checkServerLock(); // outside the tick's lock: it may wait on the database
+        }
         tick();
       } catch (Throwable t) {
         LOG.error("supervisor tick failed", t);
@@ -216,8 +224,8 @@ public final class Supervisor implements AutoCloseable {
         }
       }
     }
-    if (now < launchesPausedUntilMs) {
-      return;
+    if (now < launchesPausedUntilMs || store.serverLockLost()) {
+      return; // a start just failed; or another server has this store's queue now
     }
     List<String> order = null;
     for (Slot s : List.copyOf(slots)) {

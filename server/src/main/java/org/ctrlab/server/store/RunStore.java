@@ -44,8 +44,13 @@ import com.zaxxer.hikari.HikariDataSource;
  * db/migration/postgresql) when the server opens the store; workers only attach to it.
  */
 public final class RunStore implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunStore.class);
   /** Held by a server's store (openForServer) until close: no second server schedules the same queue. */
   private AutoCloseable serverLock;
+  /** The connection holding a PostgreSQL server lock (the lock goes if it drops), else null. */
+  private volatile Connection lockConnection;
+  /** Another server took this store's lock after this one's was lost: this server must start nothing more. */
+  private volatile boolean serverLockLost;
   /** Changes a run record; returning null leaves it unchanged and writes nothing. */
   @FunctionalInterface
   public interface Change {
@@ -179,7 +184,62 @@ public final class RunStore implements AutoCloseable {
       c.close();
       throw e;
     }
+    lockConnection = c;
     return c::close;
+  }
+
+  /**
+   * Checks that a PostgreSQL server lock is still held: the lock goes with its connection (a restart of the
+   * database, a network cut), and then a second server could take the queue. A lost lock is taken again; if another
+   * server has it meanwhile, {@link #serverLockLost()} is true from then on. Returns whether this store holds it.
+   * Nothing to check for SQLite (a file lock held by this process) or a store not opened for a server.
+   */
+  public synchronized boolean checkServerLock() {
+    Connection c = lockConnection;
+    if (c == null || serverLockLost) {
+      return !serverLockLost;
+    }
+    try (PreparedStatement p = c.prepareStatement("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        + " AND pid = pg_backend_pid() AND granted")) {
+      p.setQueryTimeout(5);
+      try (ResultSet rs = p.executeQuery()) {
+        if (rs.next() && rs.getInt(1) > 0) {
+          return true;
+        }
+      }
+    } catch (SQLException e) {
+      // the connection is gone, and the lock with it
+    }
+    try {
+      c.close();
+    } catch (SQLException ignored) {
+      // already closed
+    }
+    try {
+      serverLock = lockForServer();
+      LOG.warn("the connection holding this server's lock on the run store {} was lost; the lock is held again",
+          where);
+      return true;
+    } catch (SQLException e) {
+      serverLockLost = true;
+      lockConnection = null;
+      LOG.error("this server's lock on the run store {} was lost and {}: no run is started here any more; stop"
+          + " this server", where, e.getMessage());
+      return false;
+    }
+  }
+
+  /** The database process serving the lock's connection (PostgreSQL), for tests that cut it. */
+  int lockBackendPid() throws SQLException {
+    try (Statement st = lockConnection.createStatement(); ResultSet rs = st.executeQuery("SELECT pg_backend_pid()")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  /** Whether this server's lock was lost to another server ({@link #checkServerLock()}). */
+  public boolean serverLockLost() {
+    return serverLockLost;
   }
 
   private static void closeQuietly(java.io.Closeable c) {

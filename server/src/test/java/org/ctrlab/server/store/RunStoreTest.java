@@ -238,4 +238,36 @@ class RunStoreTest {
     }
     Assumptions.assumeTrue(running, why);
   }
+
+  @Test
+  void aServerLockLostWithItsConnectionIsTakenAgainOrGivenUp() throws Exception {
+    String url = location("postgresql");
+    try (RunStore s = RunStore.openForServer(url)) {
+      assertTrue(s.checkServerLock());
+      cut(url, s.lockBackendPid()); // as a database restart or a network cut would
+      assertTrue(s.checkServerLock(), "the lock is taken again");
+      assertFalse(s.serverLockLost());
+      java.sql.SQLException twice = org.junit.jupiter.api.Assertions.assertThrows(java.sql.SQLException.class,
+          () -> RunStore.openForServer(url).close());
+      assertTrue(twice.getMessage().startsWith("another ctrlab server uses the run store"), twice.getMessage());
+      cut(url, s.lockBackendPid());
+      try (RunStore other = RunStore.openForServer(url)) {
+        // A second server took the store while the first's lock was gone: the first gives the queue up.
+        assertFalse(s.checkServerLock());
+        assertTrue(s.serverLockLost());
+        assertTrue(other.checkServerLock());
+      }
+    }
+  }
+
+  /** Ends a database connection from outside, by its server process. */
+  static void cut(String url, int pid) throws Exception {
+    try (Connection c = DriverManager.getConnection(url);
+        PreparedStatement p = c.prepareStatement("SELECT pg_terminate_backend(?)")) {
+      p.setInt(1, pid);
+      try (var rs = p.executeQuery()) {
+        assertTrue(rs.next() && rs.getBoolean(1), "backend " + pid + " terminated");
+      }
+    }
+  }
 }
