@@ -21,13 +21,16 @@ public final class Durable {
     void write(java.io.DataOutputStream out) throws IOException;
   }
 
+  /** What {@link #replace} writes a file's new content to first, beside it (left behind by a write cut short). */
+  public static final String TMP_SUFFIX = ".tmp";
+
   /**
    * Replaces a file whole, durably: the content is written to FILE.tmp (created readable by its owner only), forced
    * to disk, renamed over the file, and the folder synced, so a kill or a power loss at any moment leaves the
    * previous file or the new one, and once this returns the new one stays.
    */
   public static void replace(Path file, Body body) throws IOException {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Path tmp = file.resolveSibling(file.getFileName() + TMP_SUFFIX);
     PrivateFiles.createFile(tmp);
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
       java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(

@@ -365,11 +365,7 @@ public final class SlurmLauncher implements Launcher {
     if (never != null && System.currentTimeMillis() - j.neverSinceMs >= NEVER_HOLD_POLLS * settings.poll().toMillis()) {
       // Pending for a reason that does not pass (Slurm accepts such a job unless EnforcePartLimits is set): it
       // would hold its slot until the run's limit. It leaves Slurm's queue and its run fails with the reason.
-      try {
-        run(env, "scancel", j.id);
-      } catch (IOException e) {
-        LOG.warn("scancel {} failed: {}", j.id, e.getMessage());
-      }
+      j.scancel();
       j.exit = new Exit(Launcher.Exit.CANNOT_START, "Slurm will not start slurm job " + j.id + ": PENDING ("
           + j.reason + "): " + never, false);
       return;

@@ -577,6 +577,7 @@ public final class Supervisor implements AutoCloseable {
         return Optional.empty();
       }
       if (r.getState() == RunState.QUEUED) {
+        failingSinceMs.remove(runId);
         String msg = "cancelled by " + by + " before it started";
         Optional<Run> done = store.update(runId, cur -> cur.getState() != RunState.QUEUED ? null
             : finished(cur.toBuilder().setCancelledBy(by), RunState.CANCELLED, msg), Worker.state(RunState.CANCELLED,

@@ -189,17 +189,31 @@ public final class Worker {
 
   /** Removes state files other than that of epoch keep (all when keep is 0 or past every epoch). */
   private static void deleteStates(Path dir, int keep) throws IOException {
+    deleteFiles(dir, n -> n.startsWith("state-") && !n.equals("state-" + keep + ".bin"));
+  }
+
+  /**
+   * Removes what a finished run's folder no longer needs: its epoch states (only a run that goes on resumes from
+   * them; one cancelled, failed or killed before its own clean-up keeps them) and the temporary files of writes cut
+   * short (a full disk). The checkpoint and the log stay. Returns how many files went.
+   */
+  public static int removeLeftovers(Path dir) throws IOException {
+    return deleteFiles(dir, n -> n.startsWith("state-") || n.endsWith(org.ctrlab.server.files.Durable.TMP_SUFFIX));
+  }
+
+  private static int deleteFiles(Path dir, java.util.function.Predicate<String> name) throws IOException {
     if (!Files.isDirectory(dir)) {
-      return;
+      return 0;
     }
+    int removed = 0;
     try (var files = Files.list(dir)) {
       for (Path p : files.toList()) {
-        String n = p.getFileName().toString();
-        if (n.startsWith("state-") && !n.equals("state-" + keep + ".bin")) {
-          Files.deleteIfExists(p);
+        if (name.test(p.getFileName().toString()) && Files.isRegularFile(p) && Files.deleteIfExists(p)) {
+          removed++;
         }
       }
     }
+    return removed;
   }
 
   private final class Listener implements TrainListener {

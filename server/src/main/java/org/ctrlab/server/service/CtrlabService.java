@@ -185,8 +185,8 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
     int wire = 0;
     for (int i = 0; i < s.length(); ) {
       int c = s.codePointAt(i);
-      wire += c >= 0x20 && c < 0x7f && c != '%' ? 1 : 3 * new String(Character.toChars(c)).getBytes(
-          java.nio.charset.StandardCharsets.UTF_8).length;
+      int utf8 = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+      wire += c >= 0x20 && c < 0x7f && c != '%' ? 1 : 3 * utf8;
       if (wire > max) {
         return i;
       }
@@ -408,8 +408,8 @@ public final class CtrlabService extends CtrlabGrpc.CtrlabImplBase {
       Cancellation cancel = analysis.cancellation(() -> ctx.isCancelled() || call.isCancelled());
       Object lock = new Object();
       Runnable release = StreamGuard.releaser();
-      PredictStream stream = new PredictStream(PredictStream.of(analysis), caller().user(), req.getRunId(), split, req.getLimit(),
-          cancel, new PredictStream.Call() {
+      PredictStream stream = new PredictStream(PredictStream.of(analysis), caller().user(), req.getRunId(), split,
+          req.getLimit(), cancel, new PredictStream.Call() {
             @Override
             public boolean ready() {
               return call.isReady() && !call.isCancelled();

@@ -16,8 +16,9 @@ import org.ctrlab.server.store.RunStore;
 
 /**
  * Keeps the run folder within bounds: a finished run's leftovers (epoch states, temporary files) are removed a
- * minute after its end; the files (checkpoints, logs) of runs finished more than keep-days ago are removed, and so are those of the oldest finished runs while the runs' folders are over the size cap. Records, epochs,
- * events and metrics stay; such a run can be listed and shown but no longer evaluated. The database is compacted
+ * minute after its end; the files (checkpoints, logs) of runs finished more than keep-days ago are removed, and so
+ * are those of the oldest finished runs while the runs' folders are over the size cap. Records, epochs, events and
+ * metrics stay; such a run can be listed and shown but no longer evaluated. The database is compacted
  * after runs have been deleted or retired. Runs hourly, and once at start.
  */
 public final class Retention implements AutoCloseable {
@@ -63,7 +64,11 @@ public final class Retention implements AutoCloseable {
     List<Run> finished = store.finishedWithFiles();
     for (Run r : finished) {
       if (r.getFinishedUnixMs() > 0 && r.getFinishedUnixMs() < nowMs - LEFTOVER_GRACE_MS) {
-        removeLeftovers(Worker.dir(runDir, r.getRunId()));
+        Path dir = Worker.dir(runDir, r.getRunId());
+        int removed = Worker.removeLeftovers(dir);
+        if (removed > 0) {
+          LOG.info("removed {} epoch state or temporary files of the finished run in {}", removed, dir);
+        }
       }
     }
     int retired = 0;
@@ -108,31 +113,6 @@ public final class Retention implements AutoCloseable {
 
   /** How long after its end a run's worker may still be on its way out (a cancel's kill takes up to 10 s). */
   static final long LEFTOVER_GRACE_MS = 60_000;
-
-  /**
-   * Removes what a finished run no longer needs: its epoch states (only a run that goes on resumes from them; one
-   * cancelled, failed or killed between its end and their removal keeps them) and the temporary files of a write
-   * that did not finish (a full disk). The checkpoint and the log stay.
-   */
-  static int removeLeftovers(Path dir) throws IOException {
-    if (!Files.isDirectory(dir)) {
-      return 0;
-    }
-    int removed = 0;
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path p : files.toList()) {
-        String n = p.getFileName().toString();
-        if ((n.startsWith("state-") && n.endsWith(".bin") || n.endsWith(".tmp")) && Files.isRegularFile(p)
-            && Files.deleteIfExists(p)) {
-          removed++;
-        }
-      }
-    }
-    if (removed > 0) {
-      LOG.info("removed {} epoch state or temporary files of the finished run in {}", removed, dir);
-    }
-    return removed;
-  }
 
   /** The bytes of the folders in the run folder but the dataset cache (finished or not, runs' or not). */
   static long runFolders(Path runDir) throws IOException {

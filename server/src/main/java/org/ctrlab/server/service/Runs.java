@@ -79,12 +79,17 @@ public final class Runs {
     return out;
   }
 
+  /** Refuses a name (of a run, a study) longer than --max-name-length; what says whose, as the message's start. */
+  void checkName(String what, String name) {
+    if (name.length() > limits.maxNameLength()) {
+      throw new IllegalArgumentException(String.format("%s has %,d characters; at most %d (--max-name-length)", what,
+          name.length(), limits.maxNameLength()));
+    }
+  }
+
   /** Checks what a request can be checked for without data: text sizes, list lengths, ranges. */
   ResolvedConfig check(TrainRequest req) {
-    if (req.getName().length() > limits.maxNameLength()) {
-      throw new IllegalArgumentException(String.format("name has %,d characters; at most %d (--max-name-length)",
-          req.getName().length(), limits.maxNameLength()));
-    }
+    checkName("name", req.getName());
     if (req.getTagsCount() > limits.maxTags()) {
       throw new IllegalArgumentException(String.format("%d tags; at most %d (--max-tags)", req.getTagsCount(),
           limits.maxTags()));

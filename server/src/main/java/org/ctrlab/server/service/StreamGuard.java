@@ -12,7 +12,6 @@ import java.net.SocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.ctrlab.server.auth.Auth;
 
 /**
@@ -24,8 +23,8 @@ public final class StreamGuard implements ServerInterceptor {
   private static final io.grpc.Context.Key<Runnable> RELEASE = io.grpc.Context.key("ctrlab-stream-release");
 
   private final StreamLimits limits;
-  private final Map<String, AtomicInteger> byUser = new ConcurrentHashMap<>();
-  private final Map<SocketAddress, AtomicInteger> byConnection = new ConcurrentHashMap<>();
+  private final Map<String, Integer> byUser = new ConcurrentHashMap<>();
+  private final Map<SocketAddress, Integer> byConnection = new ConcurrentHashMap<>();
 
   public StreamGuard(StreamLimits limits) {
     this.limits = limits;
@@ -44,8 +43,7 @@ public final class StreamGuard implements ServerInterceptor {
 
   /** Streams the user holds open now. */
   public int open(String user) {
-    AtomicInteger n = byUser.get(user);
-    return n == null ? 0 : n.get();
+    return byUser.getOrDefault(user, 0);
   }
 
   @Override
@@ -110,18 +108,12 @@ public final class StreamGuard implements ServerInterceptor {
    * One more for key; returns its count. A count and its removal at zero change under the map's lock for the key, so
    * that a stream counted as another ends is never counted in an entry being removed.
    */
-  private static <K> int up(Map<K, AtomicInteger> m, K key) {
-    int[] n = new int[1];
-    m.compute(key, (k, v) -> {
-      AtomicInteger x = v == null ? new AtomicInteger() : v;
-      n[0] = x.incrementAndGet();
-      return x;
-    });
-    return n[0];
+  private static <K> int up(Map<K, Integer> m, K key) {
+    return m.merge(key, 1, Integer::sum);
   }
 
   /** One fewer for key; the entry goes at zero. */
-  private static <K> void down(Map<K, AtomicInteger> m, K key) {
-    m.computeIfPresent(key, (k, v) -> v.decrementAndGet() <= 0 ? null : v);
+  private static <K> void down(Map<K, Integer> m, K key) {
+    m.computeIfPresent(key, (k, v) -> v > 1 ? v - 1 : null);
   }
 }

@@ -34,10 +34,7 @@ public final class Studies {
     if (req.getName().isBlank()) {
       throw new IllegalArgumentException("a study needs a name");
     }
-    if (req.getName().length() > runs.limits().maxNameLength()) {
-      throw new IllegalArgumentException(String.format("the study's name has %,d characters; at most %d"
-          + " (--max-name-length)", req.getName().length(), runs.limits().maxNameLength()));
-    }
+    runs.checkName("the study's name", req.getName());
     if (req.getBackbonesCount() == 0) {
       throw new IllegalArgumentException("a study needs at least one backbone");
     }

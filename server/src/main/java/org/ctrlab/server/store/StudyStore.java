@@ -29,10 +29,6 @@ public final class StudyStore {
     }
   }
 
-  public List<Study> newest(int limit) throws SQLException {
-    return newest(limit, null);
-  }
-
   /** The newest studies of one owner (of everyone's when owner is null), at most {@code limit}. */
   public List<Study> newest(int limit, String owner) throws SQLException {
     try (Connection db = connections.get()) {

@@ -44,7 +44,8 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--verbose", description = "Print every epoch (and, with --profile, the slowest ops by name).")
   boolean verbose;
 
-  @Option(names = "--profile", description = "Print the time per TensorFlow op type of a traced training step and evaluation batch.")
+  @Option(names = "--profile", description = "Print the time per TensorFlow op type of a traced training step and"
+      + " evaluation batch.")
   boolean profile;
 
   @Option(names = "--eval-batch-size", description = "Rows per evaluation batch (default: the config's).")

@@ -145,10 +145,10 @@ class RunStoreTest {
           .setName("grid").build();
       s.insert(List.of(r), List.of(RunEvent.newBuilder().setLog("queued").build()), st);
       assertEquals("grid", s.studies().get("0000000000ff").orElseThrow().getName());
-      assertEquals(1, s.studies().newest(10).size());
+      assertEquals(1, s.studies().newest(10, null).size());
       s.insert(List.of(run("0000000000ef", "bob", 3)), List.of(), Study.newBuilder().setStudyId("0000000000fe")
           .setOwner("bob").setCreatedUnixMs(3).setName("bobs").build());
-      assertEquals(List.of("bobs", "grid"), s.studies().newest(10).stream().map(Study::getName).toList());
+      assertEquals(List.of("bobs", "grid"), s.studies().newest(10, null).stream().map(Study::getName).toList());
       assertEquals(List.of("grid"), s.studies().newest(1, "alice").stream().map(Study::getName).toList(),
           "a newer study of another owner does not take the place of hers");
       s.progress().put(new ProgressStore.Progress("0000000000ee", 1, 2, 3, 4, 5));
