@@ -68,8 +68,7 @@ public final class CtrlabServer implements AutoCloseable {
     checkExposure(o, tls);
     Auth auth = o.tokens() == null ? Auth.open() : Auth.fromFile(o.tokens());
     if (o.tokens() == null) {
-      List<String> others = org.ctrlab.server.files.LocalAccounts.others(Path.of("/etc/passwd"),
-          System.getProperty("user.name"));
+      List<String> others = org.ctrlab.server.files.LocalAccounts.others(System.getProperty("user.name"));
       if (!others.isEmpty()) {
         LOG.warn("no --tokens: every local user is an administrator of this server (who can cancel and delete"
             + " anyone's runs); {} other account(s) can log in to this box ({}); give --tokens FILE on a shared box",

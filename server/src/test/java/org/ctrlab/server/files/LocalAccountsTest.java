@@ -28,4 +28,16 @@ class LocalAccountsTest {
     assertEquals(List.of("alice", "bob"), LocalAccounts.others(passwd, "ctrlab"));
     assertEquals(List.of(), LocalAccounts.others(tmp.resolve("missing"), "ctrlab"));
   }
+
+  @Test
+  void theNameServiceIsAskedFirstAndThePasswdFileServesWhenItCannotAnswer() throws Exception {
+    Path passwd = tmp.resolve("passwd");
+    Files.write(passwd, List.of("alice:x:1000:1000:Alice:/home/alice:/bin/bash"));
+    // An LDAP account the file does not have, listed by the name service (here a stand-in command).
+    List<String> ldap = List.of("sh", "-c", "echo 'alice:x:1000:1000::/home/alice:/bin/bash'; "
+        + "echo 'carol:*:20001:20001:Carol:/home/carol:/bin/bash'; echo 'alice:x:1000:1000::/home/alice:/bin/sh'");
+    assertEquals(List.of("alice", "carol"), LocalAccounts.others(ldap, passwd, "ctrlab"));
+    assertEquals(List.of("alice"), LocalAccounts.others(List.of("no-such-command-ctrlab"), passwd, "ctrlab"));
+    assertEquals(List.of("alice"), LocalAccounts.others(List.of("sh", "-c", "exit 2"), passwd, "ctrlab"));
+  }
 }
