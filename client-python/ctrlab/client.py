@@ -168,7 +168,8 @@ class Client:
               name: str = "", tags: Sequence[str] = (), max_hours: Optional[float] = None,
               bf16: bool = False) -> "Run":
         """Queues a training run and returns its handle at once. Unset values take the server's defaults;
-        ``max_hours`` ends the run as FAILED that long after its first start (at most the server's limit);
+        ``max_hours`` ends the run as FAILED that long after its first start, time in a cluster's queue not
+        counted (at most the server's limit);
         ``bf16`` trains in bfloat16 with float32 master weights where the server can (``info().bf16`` says)."""
         req = runs_pb2.TrainRequest(dataset=dataset, backbone=backbone,
                                     head=_enum(common_pb2.Head, head, "head"),

@@ -97,8 +97,8 @@ final class Commands {
     @Option(names = "--patience", description = "Early-stopping patience.")
     Integer patience;
 
-    @Option(names = "--max-hours", description = "End the run as FAILED this long after it first starts (default and"
-        + " upper bound: the server's --max-run-hours).")
+    @Option(names = "--max-hours", description = "End the run as FAILED this long after it first starts, time in a"
+        + " cluster's queue not counted (default and upper bound: the server's --max-run-hours).")
     Double maxHours;
 
     @Option(names = "--seed", description = "Seed of the split, initialisation and shuffling.")

@@ -176,7 +176,8 @@ public final class ServerMain implements Callable<Integer> {
   long maxConnectionAgeHours = StreamLimits.DEFAULTS.connectionAge().toHours();
 
   @Option(names = "--max-run-hours", description = "The longest a run may take from its first start before it is"
-      + " ended as FAILED; a run may ask for less (default: ${DEFAULT-VALUE}).")
+      + " ended as FAILED, time its cluster jobs wait in the cluster's queue not counted; a run may ask for less"
+      + " (default: ${DEFAULT-VALUE}).")
   double maxRunHours = ServerOptions.DEFAULT_MAX_RUN_HOURS;
 
   @Option(names = "--keep-days", description = "Remove the checkpoints and logs of runs finished this many days ago"

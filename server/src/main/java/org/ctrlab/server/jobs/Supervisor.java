@@ -62,8 +62,10 @@ public final class Supervisor implements AutoCloseable {
     boolean cancelling;
     /** The job's status as last recorded (a cluster's job state). */
     String status = "";
-    /** When the run's wall-clock limit is up (ms since the epoch). */
+    /** When the run's wall-clock limit is up (ms since the epoch), time waiting in a cluster's queue not counted. */
     long deadlineMs;
+    /** Since when its job has waited in the cluster's queue (PENDING), or 0. */
+    long pendingSinceMs;
     /** Its limit in hours, for the message. */
     double limitHours;
     /** The run's recorded epochs when its current worker was started (or followed again). */
@@ -217,10 +219,11 @@ public final class Supervisor implements AutoCloseable {
         Optional<Launcher.Exit> exit = s.job.exit();
         if (exit.isPresent()) {
           ended(s, exit.get());
-        } else if (s.deadlineMs > 0 && now >= s.deadlineMs) {
-          overtime(s);
         } else {
-          recordStatus(s);
+          recordStatus(s, now);
+          if (s.deadlineMs > 0 && s.pendingSinceMs == 0 && now >= s.deadlineMs) {
+            overtime(s);
+          }
         }
       }
     }
@@ -269,27 +272,44 @@ public final class Supervisor implements AutoCloseable {
     launch(s, started.get());
   }
 
-  /** Records a change of the job's status (a Slurm job going from PENDING to RUNNING, say) in the run. */
-  private void recordStatus(Slot s) throws SQLException {
+  /**
+   * Records a change of the job's status (a Slurm job going from PENDING to RUNNING, say) in the run. Time its job
+   * waits in the cluster's queue does not count against the run's limit: when the job leaves the queue, the wait is
+   * added to the run's queued seconds and the slot's deadline moves by it (while it waits, no deadline applies).
+   */
+  private void recordStatus(Slot s, long now) throws SQLException {
     String st = s.job.status();
     if (st.equals(s.status)) {
       return;
     }
     s.status = st;
+    boolean pending = st.startsWith("PENDING");
+    double waited = 0;
+    if (pending && s.pendingSinceMs == 0) {
+      s.pendingSinceMs = now;
+    } else if (!pending && s.pendingSinceMs > 0) {
+      long ms = now - s.pendingSinceMs;
+      s.pendingSinceMs = 0;
+      s.deadlineMs += ms;
+      waited = ms / 1e3;
+    }
     int attempt = s.attempt;
+    double add = waited;
     store.update(s.runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
-        : r.toBuilder().setJobState(st).build()).ifPresent(observer::changed);
+        : r.toBuilder().setJobState(st).setQueuedSeconds(r.getQueuedSeconds() + add).build())
+        .ifPresent(observer::changed);
   }
 
   /**
    * Sets a slot's deadline from its run's wall-clock limit (its own, else the server's: a record of an older server
-   * has none), counted from the run's first start.
+   * has none), counted from the run's first start, without the time its cluster jobs waited in the cluster's queue.
    */
   private void limit(Slot s, Run run) {
     double h = run.getResolved().getMaxHours();
     s.limitHours = h > 0 ? Math.min(h, settings.maxRunHours()) : settings.maxRunHours();
     long started = run.getStartedUnixMs() > 0 ? run.getStartedUnixMs() : System.currentTimeMillis();
-    s.deadlineMs = started + (long) (s.limitHours * 3_600_000);
+    s.deadlineMs = started + (long) (run.getQueuedSeconds() * 1e3) + (long) (s.limitHours * 3_600_000);
+    s.pendingSinceMs = 0;
   }
 
   /**
@@ -353,7 +373,8 @@ public final class Supervisor implements AutoCloseable {
 
   static String overtimeMessage(double hours) {
     return String.format(java.util.Locale.ROOT, "ended: it ran past its wall-clock limit of %s h from its first"
-        + " start (the run's max_hours, at most the server's --max-run-hours); its epochs so far are kept",
+        + " start, time in a cluster's queue not counted (the run's max_hours, at most the server's --max-run-hours);"
+        + " its epochs so far are kept",
         new java.math.BigDecimal(hours).round(new java.math.MathContext(4)).stripTrailingZeros().toPlainString());
   }
 
@@ -417,7 +438,7 @@ public final class Supervisor implements AutoCloseable {
       }
       return;
     }
-    if (s.deadlineMs > 0 && System.currentTimeMillis() >= s.deadlineMs - 60_000) {
+    if (s.deadlineMs > 0 && s.pendingSinceMs == 0 && System.currentTimeMillis() >= s.deadlineMs - 60_000) {
       // Ended at its limit (a cluster's time limit, set from it, kills it then): not a crash to retry.
       finish(s, RunState.FAILED, overtimeMessage(s.limitHours) + "; " + exit.cause(), null);
       return;
@@ -558,6 +579,7 @@ public final class Supervisor implements AutoCloseable {
     s.attempt = 0;
     s.status = "";
     s.deadlineMs = 0;
+    s.pendingSinceMs = 0;
     s.ending = null;
     if (s.index >= settings.slots()) {
       slots.remove(s);

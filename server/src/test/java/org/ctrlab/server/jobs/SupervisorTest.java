@@ -85,6 +85,13 @@ class SupervisorTest {
 
     final class FakeJob implements Job {
       volatile Launcher.Exit exit;
+      /** The cluster's word for the job, e.g. "PENDING (Resources)". */
+      volatile String status = "";
+
+      @Override
+      public String status() {
+        return status;
+      }
 
       @Override
       public String where() {
@@ -244,6 +251,44 @@ class SupervisorTest {
       assertTrue(r.getMessage().contains("3 of 3 attempts ended so in a row, with no new epoch between them"),
           r.getMessage());
       assertEquals(4, r.getEpochsCount());
+    }
+  }
+
+  @Test
+  void timeInTheClustersQueueDoesNotCountAgainstTheRunsLimit() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      String id = "00000000000c";
+      double hours = 1.0 / 3600; // one second
+      store.insert(Run.newBuilder().setRunId(id).setOwner("alice").setState(RunState.QUEUED).setCreatedUnixMs(1)
+          .setRequest(TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2"))
+          .setResolved(org.ctrlab.api.v1.ResolvedConfig.newBuilder().setMaxHours(hours)).build());
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      Supervisor sup = supervisor(store, launcher, 1);
+      sup.tick();
+      launcher.last.status = "PENDING (Resources)";
+      long waitUntil = System.currentTimeMillis() + 1_500;
+      while (System.currentTimeMillis() < waitUntil) {
+        sup.tick();
+        Thread.sleep(50);
+      }
+      Run r = store.get(id).orElseThrow();
+      assertEquals(RunState.RUNNING, r.getState(), "a job waiting in the queue past the limit: " + r.getMessage());
+      assertEquals("PENDING (Resources)", r.getJobState());
+      launcher.last.status = "RUNNING";
+      sup.tick();
+      r = store.get(id).orElseThrow();
+      assertEquals(RunState.RUNNING, r.getState(), r.getMessage());
+      assertTrue(r.getQueuedSeconds() >= 1.4, "the wait is kept: " + r.getQueuedSeconds());
+      // Running, its second counts: it ends after about a second.
+      long until = System.currentTimeMillis() + 10_000;
+      while (store.get(id).orElseThrow().getState() == RunState.RUNNING && System.currentTimeMillis() < until) {
+        sup.tick();
+        Thread.sleep(50);
+      }
+      r = store.get(id).orElseThrow();
+      assertEquals(RunState.FAILED, r.getState());
+      assertTrue(r.getMessage().startsWith("ended: it ran past its wall-clock limit of 0.0002778 h from its first"
+          + " start, time in a cluster's queue not counted"), r.getMessage());
     }
   }
 }
