@@ -222,7 +222,9 @@ public final class Supervisor implements AutoCloseable {
         } else {
           recordStatus(s, now);
           if (s.deadlineMs > 0 && s.pendingSinceMs == 0 && now >= s.deadlineMs) {
-            overtime(s);
+            overtime(s, overtimeMessage(s.limitHours));
+          } else if (s.pendingSinceMs > 0 && now - s.pendingSinceMs >= (long) (s.limitHours * 3_600_000)) {
+            overtime(s, queuedTooLongMessage(s.limitHours));
           }
         }
       }
@@ -275,7 +277,8 @@ public final class Supervisor implements AutoCloseable {
   /**
    * Records a change of the job's status (a Slurm job going from PENDING to RUNNING, say) in the run. Time its job
    * waits in the cluster's queue does not count against the run's limit: when the job leaves the queue, the wait is
-   * added to the run's queued seconds and the slot's deadline moves by it (while it waits, no deadline applies).
+   * added to the run's queued seconds and the slot's deadline moves by it (while it waits, the deadline is the limit
+   * itself, counted from when it began to wait).
    */
   private void recordStatus(Slot s, long now) throws SQLException {
     String st = s.job.status();
@@ -371,6 +374,13 @@ public final class Supervisor implements AutoCloseable {
     return Worker.dir(settings.runDir(), runId).resolve("worker.log");
   }
 
+  static String queuedTooLongMessage(double hours) {
+    return String.format(java.util.Locale.ROOT, "ended: its cluster job waited in the cluster's queue for %s h, its"
+        + " wall-clock limit (the run's max_hours, at most the server's --max-run-hours), without starting; its epochs"
+        + " so far are kept", new java.math.BigDecimal(hours).round(new java.math.MathContext(4)).stripTrailingZeros()
+        .toPlainString());
+  }
+
   static String overtimeMessage(double hours) {
     return String.format(java.util.Locale.ROOT, "ended: it ran past its wall-clock limit of %s h from its first"
         + " start, time in a cluster's queue not counted (the run's max_hours, at most the server's --max-run-hours);"
@@ -383,10 +393,9 @@ public final class Supervisor implements AutoCloseable {
    * refused), then its worker is stopped, the slot staying taken until it is gone (outside the lock: a kill may
    * take seconds).
    */
-  private void overtime(Slot s) throws SQLException {
+  private void overtime(Slot s, String msg) throws SQLException {
     String runId = s.runId;
     int attempt = s.attempt;
-    String msg = overtimeMessage(s.limitHours);
     store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
         : finished(r.toBuilder(), RunState.FAILED, msg), Worker.state(RunState.FAILED, msg)).ifPresent(r -> {
           observer.changed(r);

@@ -257,38 +257,63 @@ class SupervisorTest {
   @Test
   void timeInTheClustersQueueDoesNotCountAgainstTheRunsLimit() throws Exception {
     try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      double hours = 2.0 / 3600; // two seconds
       String id = "00000000000c";
-      double hours = 1.0 / 3600; // one second
-      store.insert(Run.newBuilder().setRunId(id).setOwner("alice").setState(RunState.QUEUED).setCreatedUnixMs(1)
-          .setRequest(TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2"))
-          .setResolved(org.ctrlab.api.v1.ResolvedConfig.newBuilder().setMaxHours(hours)).build());
+      queueWithLimit(store, id, hours, 1);
+      String stuck = "00000000000d";
+      queueWithLimit(store, stuck, hours, 2);
       FlakyLauncher launcher = new FlakyLauncher(0);
       Supervisor sup = supervisor(store, launcher, 1);
       sup.tick();
       launcher.last.status = "PENDING (Resources)";
-      long waitUntil = System.currentTimeMillis() + 1_500;
-      while (System.currentTimeMillis() < waitUntil) {
-        sup.tick();
-        Thread.sleep(50);
-      }
+      tickFor(sup, 1_500);
       Run r = store.get(id).orElseThrow();
-      assertEquals(RunState.RUNNING, r.getState(), "a job waiting in the queue past the limit: " + r.getMessage());
       assertEquals("PENDING (Resources)", r.getJobState());
       launcher.last.status = "RUNNING";
-      sup.tick();
+      tickFor(sup, 1_000);
       r = store.get(id).orElseThrow();
-      assertEquals(RunState.RUNNING, r.getState(), r.getMessage());
+      assertEquals(RunState.RUNNING, r.getState(), "2.5 s after its start, 1.5 of them in the queue: "
+          + r.getMessage());
       assertTrue(r.getQueuedSeconds() >= 1.4, "the wait is kept: " + r.getQueuedSeconds());
-      // Running, its second counts: it ends after about a second.
+      // Running, its two seconds count: it ends after them.
       long until = System.currentTimeMillis() + 10_000;
       while (store.get(id).orElseThrow().getState() == RunState.RUNNING && System.currentTimeMillis() < until) {
-        sup.tick();
-        Thread.sleep(50);
+        tickFor(sup, 50);
       }
       r = store.get(id).orElseThrow();
       assertEquals(RunState.FAILED, r.getState());
-      assertTrue(r.getMessage().startsWith("ended: it ran past its wall-clock limit of 0.0002778 h from its first"
+      assertTrue(r.getMessage().startsWith("ended: it ran past its wall-clock limit of 0.0005556 h from its first"
           + " start, time in a cluster's queue not counted"), r.getMessage());
+      // A job that waits in the queue for as long as the limit without starting ends there, so no slot is held
+      // forever by a job the cluster never places.
+      until = System.currentTimeMillis() + 10_000;
+      while (store.get(stuck).orElseThrow().getState() == RunState.QUEUED && System.currentTimeMillis() < until) {
+        tickFor(sup, 50);
+      }
+      launcher.last.status = "PENDING (Resources)";
+      until = System.currentTimeMillis() + 10_000;
+      while (store.get(stuck).orElseThrow().getState() == RunState.RUNNING && System.currentTimeMillis() < until) {
+        tickFor(sup, 50);
+      }
+      r = store.get(stuck).orElseThrow();
+      assertEquals(RunState.FAILED, r.getState());
+      assertTrue(r.getMessage().startsWith("ended: its cluster job waited in the cluster's queue for 0.0005556 h"),
+          r.getMessage());
     }
+  }
+
+  private static void queueWithLimit(RunStore store, String id, double hours, long created) throws Exception {
+    store.insert(Run.newBuilder().setRunId(id).setOwner("alice").setState(RunState.QUEUED).setCreatedUnixMs(created)
+        .setRequest(TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2"))
+        .setResolved(org.ctrlab.api.v1.ResolvedConfig.newBuilder().setMaxHours(hours)).build());
+  }
+
+  /** Ticks the supervisor every 50 ms for about ms milliseconds. */
+  private static void tickFor(Supervisor sup, long ms) throws Exception {
+    long until = System.currentTimeMillis() + ms;
+    do {
+      sup.tick();
+      Thread.sleep(50);
+    } while (System.currentTimeMillis() < until);
   }
 }
