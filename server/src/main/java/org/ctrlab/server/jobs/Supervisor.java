@@ -375,17 +375,19 @@ public final class Supervisor implements AutoCloseable {
   }
 
   static String queuedTooLongMessage(double hours) {
-    return String.format(java.util.Locale.ROOT, "ended: its cluster job waited in the cluster's queue for %s h, its"
-        + " wall-clock limit (the run's max_hours, at most the server's --max-run-hours), without starting; its epochs"
-        + " so far are kept", new java.math.BigDecimal(hours).round(new java.math.MathContext(4)).stripTrailingZeros()
-        .toPlainString());
+    return "ended: its cluster job waited in the cluster's queue for " + hoursText(hours) + " h, its wall-clock limit"
+        + " (the run's max_hours, at most the server's --max-run-hours), without starting; its epochs so far are kept";
   }
 
   static String overtimeMessage(double hours) {
-    return String.format(java.util.Locale.ROOT, "ended: it ran past its wall-clock limit of %s h from its first"
-        + " start, time in a cluster's queue not counted (the run's max_hours, at most the server's --max-run-hours);"
-        + " its epochs so far are kept",
-        new java.math.BigDecimal(hours).round(new java.math.MathContext(4)).stripTrailingZeros().toPlainString());
+    return "ended: it ran past its wall-clock limit of " + hoursText(hours) + " h from its first start, time in a"
+        + " cluster's queue not counted (the run's max_hours, at most the server's --max-run-hours); its epochs so far"
+        + " are kept";
+  }
+
+  /** Hours to four significant digits, without trailing zeros. */
+  private static String hoursText(double hours) {
+    return new java.math.BigDecimal(hours).round(new java.math.MathContext(4)).stripTrailingZeros().toPlainString();
   }
 
   /**
