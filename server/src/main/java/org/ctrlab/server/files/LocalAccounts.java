@@ -63,8 +63,7 @@ public final class LocalAccounts {
   private static List<String> run(List<String> command) {
     Process p;
     try {
-      p = new ProcessBuilder(command).redirectErrorStream(false).redirectError(ProcessBuilder.Redirect.DISCARD)
-          .start();
+      p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
     } catch (IOException e) {
       return null;
     }

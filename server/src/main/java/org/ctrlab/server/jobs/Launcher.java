@@ -55,6 +55,11 @@ public interface Launcher extends AutoCloseable {
       return "";
     }
 
+    /** Whether it waits in the cluster's queue (Slurm's PENDING), not yet placed; never for a local process. */
+    default boolean queued() {
+      return false;
+    }
+
     /** Stops it at once (it has nothing to save: its last completed epoch is on disk). */
     void kill();
   }

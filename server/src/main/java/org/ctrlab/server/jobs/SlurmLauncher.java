@@ -240,6 +240,11 @@ public final class SlurmLauncher implements Launcher {
     }
 
     @Override
+    public boolean queued() {
+      return "PENDING".equals(state);
+    }
+
+    @Override
     public void kill() {
       // scancel again every 2 s while the job lives (a busy controller may refuse one), for at most 10 s; the job's
       // writes are refused (fenced) by then whatever it does.

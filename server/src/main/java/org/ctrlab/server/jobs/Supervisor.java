@@ -281,25 +281,24 @@ public final class Supervisor implements AutoCloseable {
    * itself, counted from when it began to wait).
    */
   private void recordStatus(Slot s, long now) throws SQLException {
+    boolean queued = s.job.queued();
+    long waitedMs = 0;
+    if (queued && s.pendingSinceMs == 0) {
+      s.pendingSinceMs = now;
+    } else if (!queued && s.pendingSinceMs > 0) {
+      waitedMs = now - s.pendingSinceMs;
+      s.pendingSinceMs = 0;
+      s.deadlineMs += waitedMs;
+    }
     String st = s.job.status();
-    if (st.equals(s.status)) {
+    if (st.equals(s.status) && waitedMs == 0) {
       return;
     }
     s.status = st;
-    boolean pending = st.startsWith("PENDING");
-    double waited = 0;
-    if (pending && s.pendingSinceMs == 0) {
-      s.pendingSinceMs = now;
-    } else if (!pending && s.pendingSinceMs > 0) {
-      long ms = now - s.pendingSinceMs;
-      s.pendingSinceMs = 0;
-      s.deadlineMs += ms;
-      waited = ms / 1e3;
-    }
     int attempt = s.attempt;
-    double add = waited;
+    double waited = waitedMs / 1e3;
     store.update(s.runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
-        : r.toBuilder().setJobState(st).setQueuedSeconds(r.getQueuedSeconds() + add).build())
+        : r.toBuilder().setJobState(st).setQueuedSeconds(r.getQueuedSeconds() + waited).build())
         .ifPresent(observer::changed);
   }
 

@@ -94,6 +94,11 @@ class SupervisorTest {
       }
 
       @Override
+      public boolean queued() {
+        return status.startsWith("PENDING");
+      }
+
+      @Override
       public String where() {
         return "nowhere";
       }
@@ -120,8 +125,12 @@ class SupervisorTest {
   }
 
   static void queue(RunStore store, String id, String owner, long created) throws java.sql.SQLException {
-    store.insert(Run.newBuilder().setRunId(id).setOwner(owner).setState(RunState.QUEUED).setCreatedUnixMs(created)
-        .setRequest(TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2")).build());
+    store.insert(queued(id, owner, created).build());
+  }
+
+  static Run.Builder queued(String id, String owner, long created) {
+    return Run.newBuilder().setRunId(id).setOwner(owner).setState(RunState.QUEUED).setCreatedUnixMs(created)
+        .setRequest(TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2"));
   }
 
   /** A supervisor of the given slots over the store, with at most 3 abnormal ends in a row and 72 h a run. */
@@ -303,8 +312,7 @@ class SupervisorTest {
   }
 
   private static void queueWithLimit(RunStore store, String id, double hours, long created) throws Exception {
-    store.insert(Run.newBuilder().setRunId(id).setOwner("alice").setState(RunState.QUEUED).setCreatedUnixMs(created)
-        .setRequest(TrainRequest.newBuilder().setDataset("synthetic").setBackbone("DCNV2"))
+    store.insert(queued(id, "alice", created)
         .setResolved(org.ctrlab.api.v1.ResolvedConfig.newBuilder().setMaxHours(hours)).build());
   }
 
