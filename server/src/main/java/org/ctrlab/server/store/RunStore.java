@@ -21,36 +21,23 @@ import org.ctrlab.api.v1.Run;
 import org.ctrlab.api.v1.RunEvent;
 import org.ctrlab.api.v1.RunState;
 import org.ctrlab.api.v1.Study;
-import org.ctrlab.server.files.PrivateFiles;
-import org.flywaydb.core.Flyway;
-import org.sqlite.SQLiteConfig;
-import org.sqlite.SQLiteDataSource;
-import com.zaxxer.hikari.HikariConfig;
-import com.zaxxer.hikari.HikariDataSource;
 
 /**
  * Run history, shared by the server and its worker processes (on one box, or on the nodes of a cluster): each run's
  * record (a {@link Run} message) and its event log (numbered from 0, for WatchRun replay); through the same
  * connections, studies ({@link StudyStore}), binary artifacts ({@link ArtifactStore}) and the live batch progress of
- * running runs ({@link ProgressStore}). Two databases hold it, through the same
- * SQL and a connection pool (HikariCP): an embedded SQLite file for one box (the default), or PostgreSQL for a
- * cluster ({@code jdbc:postgresql://...}).
+ * running runs ({@link ProgressStore}). Two databases hold it ({@link Database}), through the same SQL: an embedded
+ * SQLite file for one box (the default), or PostgreSQL for a cluster ({@code jdbc:postgresql://...}); a server's
+ * store holds a {@link ServerLock} on it.
  *
  * <p>Writes are transactions; a read-modify-write of a run ({@link #update}) and every event append first lock the
  * run (SQLite: the write lock its transactions take at their start; PostgreSQL: the run's row, FOR UPDATE), so
  * writers in different processes never interleave on one run, and event indices are never lost or repeated.
  * {@link #update} lets a writer check the record it is about to change (a worker checks that the run is still its
- * attempt's), which fences off stale writers. The schema is created and migrated by Flyway (db/migration/sqlite or
- * db/migration/postgresql) when the server opens the store; workers only attach to it.
+ * attempt's), which fences off stale writers. The schema is created and migrated when the server opens the store;
+ * workers only attach to it.
  */
 public final class RunStore implements AutoCloseable {
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunStore.class);
-  /** Held by a server's store (openForServer) until close: no second server schedules the same queue. */
-  private AutoCloseable serverLock;
-  /** The connection holding a PostgreSQL server lock (the lock goes if it drops), else null. */
-  private volatile Connection lockConnection;
-  /** Another server took this store's lock after this one's was lost: this server must start nothing more. */
-  private volatile boolean serverLockLost;
   /** Changes a run record; returning null leaves it unchanged and writes nothing. */
   @FunctionalInterface
   public interface Change {
@@ -66,17 +53,17 @@ public final class RunStore implements AutoCloseable {
     POSTGRESQL
   }
 
-  private final HikariDataSource pool;
+  private final Database database;
   private final Dialect dialect;
-  private final String where;
+  /** Held by a server's store (openForServer) until close: no second server schedules the same queue. */
+  private ServerLock serverLock;
   private final StudyStore studies = new StudyStore(this::connection);
   private final ArtifactStore artifacts = new ArtifactStore(this::connection);
   private final ProgressStore progress = new ProgressStore(this::connection);
 
-  private RunStore(HikariDataSource pool, Dialect dialect, String where) {
-    this.pool = pool;
-    this.dialect = dialect;
-    this.where = where;
+  private RunStore(Database database) {
+    this.database = database;
+    this.dialect = database.dialect();
   }
 
   /** Opens (creating or migrating the schema first) the SQLite store of a server at a file. */
@@ -97,12 +84,12 @@ public final class RunStore implements AutoCloseable {
    * (a {@code currentSchema} parameter names the schema, created if needed), or a path to an SQLite file.
    */
   public static RunStore open(String location) throws SQLException {
-    return open(location, false);
+    return open(location, false, null);
   }
 
   /** Attaches to an existing store without touching its schema (a worker: a small pool, as it writes alone). */
   public static RunStore attach(String location) throws SQLException {
-    return connect(location, 2);
+    return new RunStore(Database.connect(location, 2, null));
   }
 
   /**
@@ -119,17 +106,13 @@ public final class RunStore implements AutoCloseable {
     return open(location, true, passwordFile);
   }
 
-  private static RunStore open(String location, boolean serverLock) throws SQLException {
-    return open(location, serverLock, null);
-  }
-
   private static RunStore open(String location, boolean serverLock, Path passwordFile) throws SQLException {
-    RunStore s = connect(location, 8, passwordFile);
+    RunStore s = new RunStore(Database.connect(location, 8, passwordFile));
     try {
       if (serverLock) {
-        s.serverLock = s.lockForServer();
+        s.serverLock = ServerLock.take(s.database);
       }
-      s.migrate();
+      s.database.migrate();
     } catch (SQLException | RuntimeException e) {
       s.close();
       throw e;
@@ -138,118 +121,21 @@ public final class RunStore implements AutoCloseable {
   }
 
   /**
-   * Makes sure no other server uses this store: an exclusive lock held until the returned handle is closed (a file
-   * lock beside an SQLite store, a PostgreSQL advisory lock, keyed by the store's schema, on a connection of its
-   * own). Two servers on one store would both schedule its queue and each stop the other's workers.
+   * Checks that this server's lock on the store is still held, taking a lost PostgreSQL lock again
+   * ({@link ServerLock#check()}); true for a store not opened for a server.
    */
-  private AutoCloseable lockForServer() throws SQLException {
-    if (dialect == Dialect.SQLITE) {
-      Path lock = Path.of(where + ".server-lock");
-      java.nio.channels.FileChannel ch = null;
-      try {
-        PrivateFiles.createFile(lock);
-        ch = java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.WRITE);
-        java.nio.channels.FileLock l = ch.tryLock();
-        if (l == null) {
-          throw new SQLException("another ctrlab server uses the run store " + where + " (it holds " + lock + ")");
-        }
-        java.nio.channels.FileChannel held = ch;
-        return () -> {
-          l.release();
-          held.close();
-        };
-      } catch (java.io.IOException | java.nio.channels.OverlappingFileLockException e) {
-        closeQuietly(ch);
-        throw new SQLException("another ctrlab server uses the run store " + where + ": " + e, e);
-      } catch (SQLException e) {
-        closeQuietly(ch);
-        throw e;
-      }
-    }
-    String schema = schemaOf(pool.getJdbcUrl());
-    java.util.Properties props = new java.util.Properties();
-    if (pool.getPassword() != null) {
-      props.setProperty("password", pool.getPassword());
-    }
-    Connection c = java.sql.DriverManager.getConnection(pool.getJdbcUrl(), props);
-    try (PreparedStatement p = c.prepareStatement("SELECT pg_try_advisory_lock(hashtext(?))")) {
-      p.setString(1, "ctrlab:" + (schema == null ? "public" : schema));
-      try (ResultSet rs = p.executeQuery()) {
-        rs.next();
-        if (!rs.getBoolean(1)) {
-          throw new SQLException("another ctrlab server uses the run store " + where);
-        }
-      }
-    } catch (SQLException e) {
-      c.close();
-      throw e;
-    }
-    lockConnection = c;
-    return c::close;
+  public boolean checkServerLock() {
+    return serverLock == null || serverLock.check();
   }
 
-  /**
-   * Checks that a PostgreSQL server lock is still held: the lock goes with its connection (a restart of the
-   * database, a network cut), and then a second server could take the queue. A lost lock is taken again; if another
-   * server has it meanwhile, {@link #serverLockLost()} is true from then on. Returns whether this store holds it.
-   * Nothing to check for SQLite (a file lock held by this process) or a store not opened for a server.
-   */
-  public synchronized boolean checkServerLock() {
-    Connection c = lockConnection;
-    if (c == null || serverLockLost) {
-      return !serverLockLost;
-    }
-    try (PreparedStatement p = c.prepareStatement("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-        + " AND pid = pg_backend_pid() AND granted")) {
-      p.setQueryTimeout(5);
-      try (ResultSet rs = p.executeQuery()) {
-        if (rs.next() && rs.getInt(1) > 0) {
-          return true;
-        }
-      }
-    } catch (SQLException e) {
-      // the connection is gone, and the lock with it
-    }
-    try {
-      c.close();
-    } catch (SQLException ignored) {
-      // already closed
-    }
-    try {
-      serverLock = lockForServer();
-      LOG.warn("the connection holding this server's lock on the run store {} was lost; the lock is held again",
-          where);
-      return true;
-    } catch (SQLException e) {
-      serverLockLost = true;
-      lockConnection = null;
-      LOG.error("this server's lock on the run store {} was lost and {}: no run is started here any more; stop"
-          + " this server", where, e.getMessage());
-      return false;
-    }
-  }
-
-  /** The database process serving the lock's connection (PostgreSQL), for tests that cut it. */
+  /** The database process serving the server lock's connection (PostgreSQL), for tests that cut it. */
   int lockBackendPid() throws SQLException {
-    try (Statement st = lockConnection.createStatement(); ResultSet rs = st.executeQuery("SELECT pg_backend_pid()")) {
-      rs.next();
-      return rs.getInt(1);
-    }
+    return serverLock.backendPid();
   }
 
   /** Whether this server's lock was lost to another server ({@link #checkServerLock()}). */
   public boolean serverLockLost() {
-    return serverLockLost;
-  }
-
-  private static void closeQuietly(java.io.Closeable c) {
-    try {
-      if (c != null) {
-        c.close();
-      }
-    } catch (java.io.IOException ignored) {
-      // the lock's failure is reported
-    }
+    return serverLock != null && serverLock.lost();
   }
 
   /** The studies (a study is written with its runs, by {@link #insert(List, List, Study)}). */
@@ -271,114 +157,13 @@ public final class RunStore implements AutoCloseable {
     return dialect;
   }
 
-  private static RunStore connect(String location, int poolSize) throws SQLException {
-    return connect(location, poolSize, null);
-  }
-
-  private static RunStore connect(String location, int poolSize, Path passwordFile) throws SQLException {
-    HikariConfig hc = new HikariConfig();
-    hc.setMinimumIdle(1);
-    hc.setPoolName("ctrlab-store");
-    hc.setConnectionTimeout(30_000);
-    Dialect d;
-    String where;
-    if (location.startsWith("jdbc:postgresql:")) {
-      d = Dialect.POSTGRESQL;
-      hc.setJdbcUrl(location);
-      String password = password(passwordFile);
-      if (password != null && !location.matches(".*[?&]password=.*")) {
-        hc.setPassword(password);
-      }
-      hc.setMaximumPoolSize(poolSize); // the server 8, each worker 2: 8 + 2 per slot of max_connections
-      where = location.replaceAll("password=[^&]*", "password=***");
-    } else {
-      String file = location.startsWith("jdbc:sqlite:") ? location.substring("jdbc:sqlite:".length()) : location;
-      Path path = Path.of(file).toAbsolutePath();
-      try {
-        PrivateFiles.createDirectories(path.getParent());
-      } catch (java.io.IOException e) {
-        throw new SQLException("cannot create " + path.getParent(), e);
-      }
-      try {
-        // Created readable by the server's user only, whatever the umask: SQLite gives its -wal and -shm files the
-        // database file's mode.
-        PrivateFiles.createFile(path);
-      } catch (java.io.IOException e) {
-        throw new SQLException("cannot create " + path + ": " + e.getMessage(), e);
-      }
-      SQLiteConfig c = new SQLiteConfig();
-      c.setJournalMode(SQLiteConfig.JournalMode.WAL);
-      // FULL: every commit syncs the write-ahead log, so a committed state change (a run SUCCEEDED) survives a power
-      // loss; NORMAL in WAL mode may lose the last commits.
-      c.setSynchronous(SQLiteConfig.SynchronousMode.FULL);
-      c.setBusyTimeout(30_000);
-      c.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
-      SQLiteDataSource sds = new SQLiteDataSource(c);
-      sds.setUrl("jdbc:sqlite:" + path);
-      hc.setDataSource(sds);
-      hc.setMaximumPoolSize(Math.min(poolSize, 4));
-      d = Dialect.SQLITE;
-      where = path.toString();
-    }
-    try {
-      return new RunStore(new HikariDataSource(hc), d, where);
-    } catch (RuntimeException e) {
-      throw new SQLException("cannot open the run store " + where + ": " + e.getMessage(), e);
-    }
-  }
-
-  /**
-   * The PostgreSQL password when the URL carries none: the file given (--store-password-file), else the file named by
-   * $CTRLAB_STORE_PASSWORD_FILE, else $CTRLAB_STORE_PASSWORD. Each keeps it off every command line ({@code ps} shows
-   * those to every local user); a worker gets the file's path, or inherits the variables, in its environment.
-   */
-  static String password(Path passwordFile) throws SQLException {
-    String file = passwordFile != null ? passwordFile.toString() : System.getenv("CTRLAB_STORE_PASSWORD_FILE");
-    if (file != null && !file.isEmpty()) {
-      try {
-        return Files.readString(Path.of(file)).strip();
-      } catch (java.io.IOException e) {
-        throw new SQLException("cannot read the store's password file " + file + ": " + e.getMessage(), e);
-      }
-    }
-    String pw = System.getenv("CTRLAB_STORE_PASSWORD");
-    return pw == null || pw.isEmpty() ? null : pw;
-  }
-
   /** SQLite's durability setting of this store's connections (2 = FULL). */
   public int sqliteSynchronous() throws SQLException {
-    try (Connection db = connection(); Statement st = db.createStatement();
-        ResultSet rs = st.executeQuery("PRAGMA synchronous")) {
-      return rs.next() ? rs.getInt(1) : -1;
-    }
-  }
-
-  private void migrate() throws SQLException {
-    try {
-      // An SQLite file of ctrlab 0.1 has V1's tables but no history: it is baselined at V1. No PostgreSQL store of
-      // 0.1 exists, so a schema there that holds other tables is baselined before V1, which then runs.
-      var f = Flyway.configure().dataSource(pool).baselineOnMigrate(true)
-          .baselineVersion(dialect == Dialect.SQLITE ? "1" : "0")
-          .locations("classpath:db/migration/" + (dialect == Dialect.SQLITE ? "sqlite" : "postgresql"));
-      if (dialect == Dialect.POSTGRESQL) {
-        String schema = schemaOf(pool.getJdbcUrl());
-        if (schema != null) {
-          f = f.schemas(schema).createSchemas(true);
-        }
-      }
-      f.load().migrate();
-    } catch (org.flywaydb.core.api.FlywayException e) {
-      throw new SQLException("cannot migrate the run store " + where + ": " + e.getMessage(), e);
-    }
-  }
-
-  private static String schemaOf(String url) {
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("[?&]currentSchema=([^&]+)").matcher(url);
-    return m.find() ? m.group(1) : null;
+    return database.sqliteSynchronous();
   }
 
   private Connection connection() throws SQLException {
-    return pool.getConnection();
+    return database.connection();
   }
 
   @FunctionalInterface
@@ -866,14 +651,10 @@ public final class RunStore implements AutoCloseable {
   @Override
   public void close() throws SQLException {
     try {
-      pool.close();
+      database.close();
     } finally {
       if (serverLock != null) {
-        try {
-          serverLock.close();
-        } catch (Exception e) {
-          // the process is letting the store go; the lock goes with its file handle or connection
-        }
+        serverLock.close();
         serverLock = null;
       }
     }
