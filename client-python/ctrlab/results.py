@@ -162,6 +162,8 @@ class RunInfo(_Dict):
     job_state: str = ""
     parameters: int = 0
     total_seconds: float = 0.0
+    #: Seconds its cluster jobs waited in the cluster's queue (Slurm's PENDING), not counted against its limit.
+    queued_seconds: float = 0.0
     max_epochs: int = 0
     created_unix_ms: int = 0
     started_unix_ms: int = 0
@@ -187,7 +189,8 @@ class RunInfo(_Dict):
             seconds_per_epoch=r.seconds_per_epoch, epochs=Rows(Epoch._of(e) for e in r.epochs),
             queue_position=r.queue_position, attempt=r.attempt, crashes=r.crashes, worker=r.worker,
             cancelled_by=r.cancelled_by, job_id=r.job_id, job_state=r.job_state, parameters=r.parameters,
-            total_seconds=r.total_seconds, max_epochs=c.max_epochs, created_unix_ms=r.created_unix_ms,
+            total_seconds=r.total_seconds, queued_seconds=r.queued_seconds, max_epochs=c.max_epochs,
+            created_unix_ms=r.created_unix_ms,
             started_unix_ms=r.started_unix_ms, finished_unix_ms=r.finished_unix_ms)
 
 

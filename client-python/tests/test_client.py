@@ -28,7 +28,8 @@ def test_train_watch_and_result(client):
     # The stored events carry the same numbers: a watch replayed from the store shows them too.
     replayed = [x.epoch for x in run.watch() if x.kind == "epoch"]
     assert replayed[0] == e and "BCE" in str(replayed[0]) and "CE" in str(replayed[0])
-    assert run.info().total_seconds > 0 and run.info().parameters > 0 and run.info().job_state == ""
+    assert run.info().total_seconds > 0 and run.info().parameters > 0 and run.info().job_state == "" \
+        and run.info().queued_seconds == 0
 
 
 def test_watch_resumes_from_an_index_without_repeats(finished):

@@ -241,6 +241,10 @@ final class RunCommands {
                   ? ", " + Safe.text(r.getJobState()) : "");
         }
       }
+      if (r.getQueuedSeconds() > 0) {
+        o.printf("queued    %s in the cluster's queue (not counted against its wall-clock limit)%n",
+            span(r.getQueuedSeconds()));
+      }
       if (!r.getCancelledBy().isEmpty()) {
         o.printf("cancelled by %s%n", r.getCancelledBy());
       }
@@ -280,6 +284,13 @@ final class RunCommands {
       }
       return 0;
     }
+  }
+
+  /** A span of time for people: seconds under two minutes, minutes under two hours, else hours. */
+  static String span(double seconds) {
+    return seconds < 120 ? String.format(Locale.ROOT, "%.0f s", seconds)
+        : seconds < 7200 ? String.format(Locale.ROOT, "%.1f min", seconds / 60)
+        : String.format(Locale.ROOT, "%.1f h", seconds / 3600);
   }
 
   @Command(name = "cancel", mixinStandardHelpOptions = true,

@@ -240,6 +240,13 @@ class SlurmEndToEndTest {
     assertEquals(1, done.getAttempt(), "Slurm's requeue is not a crash");
     assertEquals(r.getJobId(), done.getJobId());
     assertEquals(List.of(1, 2, 3, 4, 5, 6), done.getEpochsList().stream().map(e -> e.getEpoch()).toList());
+    // Its two seconds or more in Slurm's queue (PENDING) were recorded, not counted against its limit, and shown.
+    assertTrue(done.getQueuedSeconds() >= 1.0, "queued seconds: " + done.getQueuedSeconds());
+    ByteArrayOutputStream shown = new ByteArrayOutputStream();
+    assertEquals(0, Ctrlab.run(new String[] {"--server", "127.0.0.1:" + server.port(), "--token", alice, "show", id},
+        new PrintStream(shown, true, StandardCharsets.UTF_8), System.err));
+    assertTrue(shown.toString(StandardCharsets.UTF_8).matches("(?s).*\\nqueued    \\d+ s in the cluster's queue .*"),
+        shown.toString(StandardCharsets.UTF_8));
     List<String> logs = logs(id);
     assertTrue(logs.stream().anyMatch(l -> l.contains("started (attempt 1, start 2,")), logs.toString());
     assertEquals(1, logs.stream().filter(l -> l.startsWith("resumed at epoch ")).count(), logs.toString());

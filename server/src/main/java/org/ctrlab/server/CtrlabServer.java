@@ -135,7 +135,7 @@ public final class CtrlabServer implements AutoCloseable {
       Runs runs = new Runs(store, supervisor, hub, runConfigs, datasets, o.limits(), o.runDir(), device,
           o.visibility(), o.maxRunHours());
       Studies studies = new Studies(store, runs, runConfigs);
-      retention = new Retention(store, o.runDir(), o.keep(), o.maxRunDirBytes());
+      retention = new Retention(store, o.runDir(), o.keep(), o.maxRunDirBytes(), supervisor::whileIdle);
       CtrlabService service = new CtrlabService(runs, studies, analysis, hub, supervisor, runConfigs, datasets,
           o.limits(), auth.required(), tls, device);
       CallLog log = new CallLog(metrics);

@@ -34,6 +34,8 @@ public final class SlurmLauncher implements Launcher {
   // same id; one it does not requeue is followed until Slurm forgets it, and then counts as the platform's crash.
   /** Final states that are the cluster's doing, not the worker's: the run gets another attempt. */
   private static final Set<String> PLATFORM = Set.of("NODE_FAIL", "BOOT_FAIL", "REVOKED");
+  /** States in which a job that was cancelled may still go on: scancel is sent again. */
+  private static final Set<String> CANCELLABLE = Set.of("PENDING", "RUNNING", "SUSPENDED");
 
   /** What every job asks Slurm for. */
   public record Settings(String partition, int cpusPerRun, int gpusPerRun, String memory, String timeLimit,
@@ -252,8 +254,7 @@ public final class SlurmLauncher implements Launcher {
       long nextCancel = 0;
       while (exit == null && System.nanoTime() < deadline) {
         String st = state;
-        if (nextCancel == 0 || System.nanoTime() >= nextCancel && (st == null || st.equals("PENDING")
-            || st.equals("RUNNING") || st.equals("SUSPENDED"))) {
+        if (nextCancel == 0 || System.nanoTime() >= nextCancel && (st == null || CANCELLABLE.contains(st))) {
           scancel();
           nextCancel = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         }
@@ -361,7 +362,7 @@ public final class SlurmLauncher implements Launcher {
     if (j.exit != null) {
       return;
     }
-    String never = "PENDING".equals(j.state) ? NEVER_STARTS.get(j.reason) : null;
+    String never = j.queued() ? NEVER_STARTS.get(j.reason) : null;
     if (never == null) {
       j.neverSinceMs = 0;
     } else if (j.neverSinceMs == 0) {

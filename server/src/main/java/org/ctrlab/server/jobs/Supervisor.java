@@ -64,8 +64,13 @@ public final class Supervisor implements AutoCloseable {
     String status = "";
     /** When the run's wall-clock limit is up (ms since the epoch), time waiting in a cluster's queue not counted. */
     long deadlineMs;
-    /** Since when its job has waited in the cluster's queue (PENDING), or 0. */
-    long pendingSinceMs;
+    /**
+     * While its job waits in the cluster's queue (PENDING): the time up to which the wait is counted in queuedMs and
+     * the run's queued seconds (ms since the epoch); 0 while it does not wait.
+     */
+    long waitCountedToMs;
+    /** The time the run's cluster jobs have waited in the cluster's queue, as recorded in its queued seconds. */
+    long queuedMs;
     /** Its limit in hours, for the message. */
     double limitHours;
     /** The run's recorded epochs when its current worker was started (or followed again). */
@@ -153,6 +158,25 @@ public final class Supervisor implements AutoCloseable {
     return settings;
   }
 
+  /** Work that must not overlap a run ({@link #whileIdle}). */
+  @FunctionalInterface
+  public interface IdleWork {
+    void run() throws SQLException;
+  }
+
+  /**
+   * Runs work if no run executes here, holding off every start until it is done (it holds the supervisor's lock);
+   * returns whether it ran. For SQLite's VACUUM, which holds the database's write lock while it rewrites the file: a
+   * worker started meanwhile would wait on it, and fail if it took longer than the store's busy timeout.
+   */
+  public synchronized boolean whileIdle(IdleWork work) throws SQLException {
+    if (stopping || slots.stream().anyMatch(s -> s.runId != null)) {
+      return false;
+    }
+    work.run();
+    return true;
+  }
+
   /** Slots executing a run now (read without the supervisor's lock, which a launch or a cancel may hold). */
   public int busySlots() {
     return busy.get();
@@ -221,9 +245,9 @@ public final class Supervisor implements AutoCloseable {
           ended(s, exit.get());
         } else {
           recordStatus(s, now);
-          if (s.deadlineMs > 0 && s.pendingSinceMs == 0 && now >= s.deadlineMs) {
+          if (s.deadlineMs > 0 && s.waitCountedToMs == 0 && now >= s.deadlineMs) {
             overtime(s, overtimeMessage(s.limitHours));
-          } else if (s.pendingSinceMs > 0 && now - s.pendingSinceMs >= (long) (s.limitHours * 3_600_000)) {
+          } else if (s.waitCountedToMs > 0 && s.queuedMs + now - s.waitCountedToMs >= limitMs(s)) {
             overtime(s, queuedTooLongMessage(s.limitHours));
           }
         }
@@ -276,30 +300,41 @@ public final class Supervisor implements AutoCloseable {
 
   /**
    * Records a change of the job's status (a Slurm job going from PENDING to RUNNING, say) in the run. Time its job
-   * waits in the cluster's queue does not count against the run's limit: when the job leaves the queue, the wait is
-   * added to the run's queued seconds and the slot's deadline moves by it (while it waits, the deadline is the limit
-   * itself, counted from when it began to wait).
+   * waits in the cluster's queue does not count against the run's limit: the wait is added to the run's queued
+   * seconds, and the slot's deadline moved by it, when the job leaves the queue and, while it waits, every
+   * {@link #waitSaveMs} (so that a server restart loses little of it). While it waits, no deadline applies, but the
+   * run's waits in all may not exceed its limit.
    */
   private void recordStatus(Slot s, long now) throws SQLException {
     boolean queued = s.job.queued();
-    long waitedMs = 0;
-    if (queued && s.pendingSinceMs == 0) {
-      s.pendingSinceMs = now;
-    } else if (!queued && s.pendingSinceMs > 0) {
-      waitedMs = now - s.pendingSinceMs;
-      s.pendingSinceMs = 0;
-      s.deadlineMs += waitedMs;
+    long addedMs = 0;
+    if (queued && s.waitCountedToMs == 0) {
+      s.waitCountedToMs = now;
+    } else if (s.waitCountedToMs > 0 && (!queued || now - s.waitCountedToMs >= waitSaveMs(s))) {
+      addedMs = now - s.waitCountedToMs;
+      s.waitCountedToMs = queued ? now : 0;
+      s.queuedMs += addedMs;
+      s.deadlineMs += addedMs;
     }
     String st = s.job.status();
-    if (st.equals(s.status) && waitedMs == 0) {
+    if (st.equals(s.status) && addedMs == 0) {
       return;
     }
     s.status = st;
     int attempt = s.attempt;
-    double waited = waitedMs / 1e3;
+    double added = addedMs / 1e3;
     store.update(s.runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
-        : r.toBuilder().setJobState(st).setQueuedSeconds(r.getQueuedSeconds() + waited).build())
+        : r.toBuilder().setJobState(st).setQueuedSeconds(r.getQueuedSeconds() + added).build())
         .ifPresent(observer::changed);
+  }
+
+  /** How often a wait in the cluster's queue is saved while it goes on: every 30 s, or a twentieth of the limit. */
+  static long waitSaveMs(Slot s) {
+    return Math.max(TICK_MS, Math.min(30_000, limitMs(s) / 20));
+  }
+
+  private static long limitMs(Slot s) {
+    return (long) (s.limitHours * 3_600_000);
   }
 
   /**
@@ -310,8 +345,9 @@ public final class Supervisor implements AutoCloseable {
     double h = run.getResolved().getMaxHours();
     s.limitHours = h > 0 ? Math.min(h, settings.maxRunHours()) : settings.maxRunHours();
     long started = run.getStartedUnixMs() > 0 ? run.getStartedUnixMs() : System.currentTimeMillis();
-    s.deadlineMs = started + (long) (run.getQueuedSeconds() * 1e3) + (long) (s.limitHours * 3_600_000);
-    s.pendingSinceMs = 0;
+    s.queuedMs = (long) (run.getQueuedSeconds() * 1e3);
+    s.deadlineMs = started + s.queuedMs + limitMs(s);
+    s.waitCountedToMs = 0;
   }
 
   /**
@@ -374,8 +410,8 @@ public final class Supervisor implements AutoCloseable {
   }
 
   static String queuedTooLongMessage(double hours) {
-    return "ended: its cluster job waited in the cluster's queue for " + hoursText(hours) + " h, its wall-clock limit"
-        + " (the run's max_hours, at most the server's --max-run-hours), without starting; its epochs so far are kept";
+    return "ended: its cluster jobs waited in the cluster's queue for " + hoursText(hours) + " h in all, its"
+        + " wall-clock limit (the run's max_hours, at most the server's --max-run-hours); its epochs so far are kept";
   }
 
   static String overtimeMessage(double hours) {
@@ -448,7 +484,7 @@ public final class Supervisor implements AutoCloseable {
       }
       return;
     }
-    if (s.deadlineMs > 0 && s.pendingSinceMs == 0 && System.currentTimeMillis() >= s.deadlineMs - 60_000) {
+    if (s.deadlineMs > 0 && s.waitCountedToMs == 0 && System.currentTimeMillis() >= s.deadlineMs - 60_000) {
       // Ended at its limit (a cluster's time limit, set from it, kills it then): not a crash to retry.
       finish(s, RunState.FAILED, overtimeMessage(s.limitHours) + "; " + exit.cause(), null);
       return;
@@ -589,7 +625,8 @@ public final class Supervisor implements AutoCloseable {
     s.attempt = 0;
     s.status = "";
     s.deadlineMs = 0;
-    s.pendingSinceMs = 0;
+    s.waitCountedToMs = 0;
+    s.queuedMs = 0;
     s.ending = null;
     if (s.index >= settings.slots()) {
       slots.remove(s);

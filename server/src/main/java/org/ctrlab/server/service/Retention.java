@@ -11,6 +11,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.ctrlab.api.v1.Run;
+import org.ctrlab.server.jobs.Supervisor;
 import org.ctrlab.server.jobs.Worker;
 import org.ctrlab.server.store.RunStore;
 
@@ -28,18 +29,29 @@ public final class Retention implements AutoCloseable {
   private final Path runDir;
   private final Duration keep;
   private final long maxBytes;
+  private final Idle idle;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "ctrlab-retention");
     t.setDaemon(true);
     return t;
   });
 
-  /** @param keep zero keeps files forever; @param maxBytes zero sets no cap */
-  public Retention(RunStore store, Path runDir, Duration keep, long maxBytes) {
+  /** Runs work only while no run executes and none starts: the supervisor's {@link Supervisor#whileIdle}. */
+  @FunctionalInterface
+  public interface Idle {
+    boolean whileIdle(Supervisor.IdleWork work) throws SQLException;
+  }
+
+  /**
+   * @param keep zero keeps files forever; @param maxBytes zero sets no cap; @param idle what the database's compaction
+   * runs under, so that no run starts during it
+   */
+  public Retention(RunStore store, Path runDir, Duration keep, long maxBytes, Idle idle) {
     this.store = store;
     this.runDir = runDir;
     this.keep = keep;
     this.maxBytes = maxBytes;
+    this.idle = idle;
   }
 
   private volatile boolean stopping;
@@ -104,9 +116,10 @@ public final class Retention implements AutoCloseable {
             runDir.toAbsolutePath(), all, maxBytes, freeable);
       }
     }
-    // VACUUM holds the write lock while it rewrites the file: never while workers have epochs to record.
-    if (!stopping && store.countByState().getOrDefault(org.ctrlab.api.v1.RunState.RUNNING, 0) == 0) {
-      store.compactIfFragmented(0.1);
+    // VACUUM holds the write lock while it rewrites the file: never while workers have epochs to record, and no
+    // worker starts until it is done.
+    if (!stopping) {
+      idle.whileIdle(() -> store.compactIfFragmented(0.1));
     }
     return retired;
   }

@@ -118,9 +118,17 @@ class SupervisorTest {
       }
     }
 
+    /** The job a restarted server's adopt finds still going, if any (a cluster's job outlives its server). */
+    volatile FakeJob adoptable;
+
     @Override
     public Optional<Job> adopt(Run run) {
-      return Optional.empty();
+      return Optional.ofNullable(adoptable);
+    }
+
+    @Override
+    public boolean jobsOutliveTheServer() {
+      return adoptable != null;
     }
   }
 
@@ -306,8 +314,79 @@ class SupervisorTest {
       }
       r = store.get(stuck).orElseThrow();
       assertEquals(RunState.FAILED, r.getState());
-      assertTrue(r.getMessage().startsWith("ended: its cluster job waited in the cluster's queue for 0.0005556 h"),
-          r.getMessage());
+      assertTrue(r.getMessage().startsWith("ended: its cluster jobs waited in the cluster's queue for 0.0005556 h"
+          + " in all"), r.getMessage());
+    }
+  }
+
+  @Test
+  void aWaitInTheClustersQueueIsKeptAcrossAServerRestart() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      double hours = 2.0 / 3600; // two seconds: the wait is saved every 100 ms
+      String id = "00000000000e";
+      queueWithLimit(store, id, hours, 1);
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      Supervisor first = supervisor(store, launcher, 1);
+      first.tick();
+      launcher.last.status = "PENDING (Priority)";
+      tickFor(first, 1_600);
+      double saved = store.get(id).orElseThrow().getQueuedSeconds();
+      assertTrue(saved >= 1.3, "the wait is saved while it goes on: " + saved);
+      // The server restarts (the first supervisor is left as it is, as a killed server would be); the next one
+      // follows the job, which still waits: its two seconds of waiting in all are up about 0.4 s later, not 2 s.
+      launcher.adoptable = launcher.last;
+      long restarted = System.currentTimeMillis();
+      try (Supervisor again = supervisor(store, launcher, 1)) {
+        again.start();
+        long until = restarted + 10_000;
+        while (store.get(id).orElseThrow().getState() == RunState.RUNNING && System.currentTimeMillis() < until) {
+          Thread.sleep(20);
+        }
+        long took = System.currentTimeMillis() - restarted;
+        Run r = store.get(id).orElseThrow();
+        assertEquals(RunState.FAILED, r.getState(), r.getMessage());
+        assertTrue(r.getMessage().startsWith("ended: its cluster jobs waited in the cluster's queue"), r.getMessage());
+        assertTrue(took < 1_500, "the wait before the restart counts: it ended " + took + " ms after the restart");
+      }
+    }
+  }
+
+  @Test
+  void workWhileIdleHoldsOffStartsAndWaitsForRunsToEnd() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      Supervisor sup = supervisor(store, launcher, 1);
+      queue(store, "00000000000f", "alice", 1);
+      // While the work runs (a VACUUM holding the database), a tick on another thread starts nothing; it does
+      // once the work is done.
+      var during = new java.util.concurrent.atomic.AtomicReference<RunState>();
+      assertTrue(sup.whileIdle(() -> {
+        Thread ticker = new Thread(() -> {
+          try {
+            sup.tick();
+          } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+          }
+        });
+        ticker.start();
+        try {
+          ticker.join(300);
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+        during.set(store.get("00000000000f").orElseThrow().getState());
+      }));
+      assertEquals(RunState.QUEUED, during.get(), "no run starts during the work");
+      long until = System.currentTimeMillis() + 10_000;
+      while (store.get("00000000000f").orElseThrow().getState() == RunState.QUEUED
+          && System.currentTimeMillis() < until) {
+        Thread.sleep(20);
+      }
+      assertEquals(RunState.RUNNING, store.get("00000000000f").orElseThrow().getState(), "it starts after");
+      // With a run executing, the work waits for another time.
+      assertFalse(sup.whileIdle(() -> {
+        throw new AssertionError("ran beside a run");
+      }));
     }
   }
 

@@ -32,6 +32,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Deleting runs, retiring old runs' files, and listings that page and stay small. */
 class HistoryTest {
+  /** No supervisor here: the sweep's compaction runs at once. */
+  static final Retention.Idle IDLE = work -> {
+    work.run();
+    return true;
+  };
+
   @TempDir
   Path tmp;
 
@@ -97,7 +103,7 @@ class HistoryTest {
     }
     Path dir = tmp.resolve("runs").resolve(id);
     try (RunStore store = RunStore.open(tmp.resolve("runs").resolve("ctrlab.db"))) {
-      Retention keep30 = new Retention(store, tmp.resolve("runs"), Duration.ofDays(30), 0);
+      Retention keep30 = new Retention(store, tmp.resolve("runs"), Duration.ofDays(30), 0, IDLE);
       // What a run killed between its end and its clean-up leaves (an epoch state, a torn write) goes; its
       // checkpoint and log stay.
       Files.write(dir.resolve("state-1.bin"), new byte[1000]);
@@ -133,11 +139,11 @@ class HistoryTest {
       Path foreign = Files.createDirectories(tmp.resolve("runs").resolve("someones-scratch"));
       Files.write(foreign.resolve("blob.bin"), new byte[20 << 20]);
       try (RunStore store = RunStore.open(tmp.resolve("runs").resolve("ctrlab.db"))) {
-        assertEquals(0, new Retention(store, tmp.resolve("runs"), Duration.ZERO, 10 << 20)
+        assertEquals(0, new Retention(store, tmp.resolve("runs"), Duration.ZERO, 10 << 20, IDLE)
             .sweep(System.currentTimeMillis()), "no run's files are retired for files that are no run's");
         assertTrue(Files.exists(tmp.resolve("runs").resolve(a).resolve("checkpoint.bin")));
         assertEquals(20 << 20, Files.size(foreign.resolve("blob.bin")), "and those are not touched");
-        assertEquals(1, new Retention(store, tmp.resolve("runs"), Duration.ZERO, total - oneRun / 2)
+        assertEquals(1, new Retention(store, tmp.resolve("runs"), Duration.ZERO, total - oneRun / 2, IDLE)
             .sweep(System.currentTimeMillis()));
       }
       assertFalse(Files.exists(tmp.resolve("runs").resolve(a)), "the older one went");

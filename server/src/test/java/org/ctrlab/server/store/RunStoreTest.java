@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -178,6 +179,38 @@ class RunStoreTest {
       assertEquals(1, again.list(ListRunsRequest.getDefaultInstance(), 1 << 20).runs().size());
       assertEquals(kind.equals("sqlite") ? RunStore.Dialect.SQLITE : RunStore.Dialect.POSTGRESQL, again.dialect());
     }
+  }
+
+  @Test
+  void aFragmentedSqliteStoreIsCompactedAndKeepsWhatIsLeft() throws Exception {
+    Path file = tmp.resolve("ctrlab.db");
+    try (RunStore s = RunStore.open(file)) {
+      String log = "x".repeat(2000);
+      for (int i = 0; i < 40; i++) {
+        String id = String.format("%012x", i + 1);
+        s.insert(run(id, "alice", i + 1));
+        for (int e = 0; e < 50; e++) {
+          s.appendEvent(id, RunEvent.newBuilder().setLog(log).build());
+        }
+      }
+      assertFalse(s.compactIfFragmented(0.1), "nothing deleted: nothing to give back");
+      for (int i = 1; i < 40; i++) {
+        assertTrue(s.delete(String.format("%012x", i + 1)));
+      }
+      long before = onDisk(file);
+      assertTrue(s.compactIfFragmented(0.1));
+      long after = onDisk(file);
+      assertTrue(after < before / 4, "the deleted runs' pages went back to the file system: " + before + " -> "
+          + after + " bytes");
+      assertEquals(50, s.events("000000000001", 0).size(), "the run left keeps its events");
+      assertFalse(s.compactIfFragmented(0.1), "once only");
+    }
+  }
+
+  /** The bytes of an SQLite file and its write-ahead log. */
+  static long onDisk(Path file) throws java.io.IOException {
+    Path wal = file.resolveSibling(file.getFileName() + "-wal");
+    return Files.size(file) + (Files.exists(wal) ? Files.size(wal) : 0);
   }
 
   @Test
