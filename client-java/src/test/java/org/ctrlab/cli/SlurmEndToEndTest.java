@@ -233,7 +233,8 @@ class SlurmEndToEndTest {
     // gone and a second has passed: slurmd refuses a start in the same second as the revocation of the job's
     // credential ("Job credential revoked", the job then really FAILED), which made this test flaky.
     assertEquals("PENDING", awaitSlurm(r.getJobId(), "PENDING"));
-    Thread.sleep(Math.max(0, 2000 - (System.currentTimeMillis() - requeued)));
+    // At least 1.5 s after PENDING is seen, so that the server's polls see the wait too.
+    Thread.sleep(Math.max(1500, 2000 - (System.currentTimeMillis() - requeued)));
     assertEquals(0, sh("scontrol", "update", "JobId=" + r.getJobId(), "StartTime=now")); // no hold-back in a test
     Run done = awaitEnd(id);
     assertEquals(RunState.SUCCEEDED, done.getState(), done.getMessage());

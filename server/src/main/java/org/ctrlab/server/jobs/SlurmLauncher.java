@@ -34,8 +34,8 @@ public final class SlurmLauncher implements Launcher {
   // same id; one it does not requeue is followed until Slurm forgets it, and then counts as the platform's crash.
   /** Final states that are the cluster's doing, not the worker's: the run gets another attempt. */
   private static final Set<String> PLATFORM = Set.of("NODE_FAIL", "BOOT_FAIL", "REVOKED");
-  /** States in which a job that was cancelled may still go on: scancel is sent again. */
-  private static final Set<String> CANCELLABLE = Set.of("PENDING", "RUNNING", "SUSPENDED");
+  /** How often scancel is sent again to a job that outlived its kill. */
+  private static final long CANCEL_AGAIN_NANOS = TimeUnit.SECONDS.toNanos(30);
 
   /** What every job asks Slurm for. */
   public record Settings(String partition, int cpusPerRun, int gpusPerRun, String memory, String timeLimit,
@@ -211,6 +211,8 @@ public final class SlurmLauncher implements Launcher {
     volatile long neverSinceMs;
     /** Slurm's restart count of the job when the final state was first seen. */
     volatile String restarts = "";
+    /** It outlived kill's scancels: when the poller sends scancel again (System.nanoTime()), else 0. */
+    volatile long cancelAgainNanos;
 
     SlurmJob(String id) {
       this.id = id;
@@ -254,7 +256,7 @@ public final class SlurmLauncher implements Launcher {
       long nextCancel = 0;
       while (exit == null && System.nanoTime() < deadline) {
         String st = state;
-        if (nextCancel == 0 || System.nanoTime() >= nextCancel && (st == null || CANCELLABLE.contains(st))) {
+        if (nextCancel == 0 || System.nanoTime() >= nextCancel && (st == null || !FINAL.contains(st))) {
           scancel();
           nextCancel = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         }
@@ -264,10 +266,13 @@ public final class SlurmLauncher implements Launcher {
         }
       }
       if (exit == null) {
-        LOG.warn("slurm job {} has not ended 10 s after scancel; its writes are refused, and Slurm ends it at its"
-            + " time limit at the latest", id);
+        // Followed on (its slot stays taken until it ends), scancel sent again every 30 s.
+        cancelAgainNanos = System.nanoTime() + CANCEL_AGAIN_NANOS;
+        LOG.warn("slurm job {} has not ended 10 s after scancel; its writes are refused, it is followed and"
+            + " cancelled again every 30 s until it ends, and Slurm ends it at its time limit at the latest", id);
+      } else {
+        jobs.remove(id);
       }
-      jobs.remove(id);
     }
 
     private void scancel() {
@@ -287,6 +292,15 @@ public final class SlurmLauncher implements Launcher {
       List<SlurmJob> live = jobs.values().stream().filter(j -> j.exit == null).toList();
       if (!live.isEmpty()) {
         refresh(live);
+        long now = System.nanoTime();
+        for (SlurmJob j : live) {
+          String st = j.state;
+          if (j.exit == null && j.cancelAgainNanos != 0 && now >= j.cancelAgainNanos
+              && (st == null || !FINAL.contains(st))) {
+            j.scancel();
+            j.cancelAgainNanos = now + CANCEL_AGAIN_NANOS;
+          }
+        }
       }
       jobs.values().removeIf(j -> j.exit != null); // the supervisor holds the ended ones it follows
       sleep(settings.poll().toMillis());

@@ -60,6 +60,11 @@ public final class Supervisor implements AutoCloseable {
     Launcher.Job job;
     /** Its run was cancelled and its worker is being killed: the slot stays taken until the worker is gone. */
     boolean cancelling;
+    /**
+     * Its worker outlived the kill (a Slurm job that outlived its scancels, a process stuck in the kernel): the
+     * slot stays taken, each tick looking whether it has ended, so that no run starts beside it.
+     */
+    boolean outlived;
     /** The job's status as last recorded (a cluster's job state). */
     String status = "";
     /** When the run's wall-clock limit is up (ms since the epoch), time waiting in a cluster's queue not counted. */
@@ -235,6 +240,11 @@ public final class Supervisor implements AutoCloseable {
     long now = System.currentTimeMillis();
     for (Slot s : List.copyOf(slots)) {
       if (s.cancelling) {
+        if (s.outlived && s.job.exit().isPresent()) {
+          LOG.atInfo().addKeyValue("run", s.runId).log("the worker that outlived its kill has ended; its slot is"
+              + " free");
+          free(s);
+        }
         continue; // its stop() frees it once the worker is gone; the run is recorded final already
       }
       if (s.ending != null) {
@@ -307,25 +317,28 @@ public final class Supervisor implements AutoCloseable {
    */
   private void recordStatus(Slot s, long now) throws SQLException {
     boolean queued = s.job.queued();
-    long addedMs = 0;
     if (queued && s.waitCountedToMs == 0) {
       s.waitCountedToMs = now;
-    } else if (s.waitCountedToMs > 0 && (!queued || now - s.waitCountedToMs >= waitSaveMs(s))) {
-      addedMs = now - s.waitCountedToMs;
-      s.waitCountedToMs = queued ? now : 0;
-      s.queuedMs += addedMs;
-      s.deadlineMs += addedMs;
     }
+    long addedMs = s.waitCountedToMs > 0 && (!queued || now - s.waitCountedToMs >= waitSaveMs(s))
+        ? now - s.waitCountedToMs : 0;
     String st = s.job.status();
     if (st.equals(s.status) && addedMs == 0) {
       return;
     }
-    s.status = st;
     int attempt = s.attempt;
     double added = addedMs / 1e3;
+    // Written first, the slot changed after: a failed write is tried again at the next tick, nothing counted twice
+    // or lost.
     store.update(s.runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
         : r.toBuilder().setJobState(st).setQueuedSeconds(r.getQueuedSeconds() + added).build())
         .ifPresent(observer::changed);
+    s.status = st;
+    if (addedMs > 0) {
+      s.waitCountedToMs = queued ? now : 0;
+      s.queuedMs += addedMs;
+      s.deadlineMs += addedMs;
+    }
   }
 
   /** How often a wait in the cluster's queue is saved while it goes on: every 30 s, or a twentieth of the limit. */
@@ -450,7 +463,8 @@ public final class Supervisor implements AutoCloseable {
 
   /**
    * Kills the worker of a run already recorded final (its writes are refused) and frees its slot once it is gone;
-   * the slot, marked cancelling, stays taken meanwhile. Called outside the lock: a kill may take seconds.
+   * the slot, marked cancelling, stays taken meanwhile, and after the kill too if the worker outlived it (the tick
+   * frees it when the worker ends). Called outside the lock: a kill may take seconds.
    */
   private void stop(Slot held, String runId, Launcher.Job worker, String what) {
     try {
@@ -463,8 +477,13 @@ public final class Supervisor implements AutoCloseable {
     } finally {
       if (held != null) {
         synchronized (this) {
-          held.cancelling = false;
-          if (runId.equals(held.runId)) {
+          if (!runId.equals(held.runId)) {
+            held.cancelling = false;
+          } else if (worker != null && worker.exit().isEmpty()) {
+            held.outlived = true; // the tick frees it once the worker has ended
+            LOG.atWarn().addKeyValue("run", runId).addKeyValue("worker", worker.where()).log("the worker of "
+                + what + " outlived its kill (its writes are refused); its slot stays taken until it ends");
+          } else {
             free(held);
           }
         }
@@ -622,6 +641,8 @@ public final class Supervisor implements AutoCloseable {
     }
     s.runId = null;
     s.job = null;
+    s.cancelling = false;
+    s.outlived = false;
     s.attempt = 0;
     s.status = "";
     s.deadlineMs = 0;

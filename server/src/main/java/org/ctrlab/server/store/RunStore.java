@@ -56,7 +56,7 @@ public final class RunStore implements AutoCloseable {
   private final Database database;
   private final Dialect dialect;
   /** Held by a server's store (openForServer) until close: no second server schedules the same queue. */
-  private ServerLock serverLock;
+  private volatile ServerLock serverLock;
   private final StudyStore studies = new StudyStore(this::connection);
   private final ArtifactStore artifacts = new ArtifactStore(this::connection);
   private final ProgressStore progress = new ProgressStore(this::connection);
@@ -125,7 +125,8 @@ public final class RunStore implements AutoCloseable {
    * ({@link ServerLock#check()}); true for a store not opened for a server.
    */
   public boolean checkServerLock() {
-    return serverLock == null || serverLock.check();
+    ServerLock l = serverLock; // close() may clear it meanwhile
+    return l == null || l.check();
   }
 
   /** The database process serving the server lock's connection (PostgreSQL), for tests that cut it. */
@@ -135,7 +136,8 @@ public final class RunStore implements AutoCloseable {
 
   /** Whether this server's lock was lost to another server ({@link #checkServerLock()}). */
   public boolean serverLockLost() {
-    return serverLock != null && serverLock.lost();
+    ServerLock l = serverLock;
+    return l != null && l.lost();
   }
 
   /** The studies (a study is written with its runs, by {@link #insert(List, List, Study)}). */
@@ -653,9 +655,10 @@ public final class RunStore implements AutoCloseable {
     try {
       database.close();
     } finally {
-      if (serverLock != null) {
-        serverLock.close();
-        serverLock = null;
+      ServerLock l = serverLock;
+      serverLock = null;
+      if (l != null) {
+        l.close();
       }
     }
   }

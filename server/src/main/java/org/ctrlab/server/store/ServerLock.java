@@ -25,6 +25,8 @@ final class ServerLock implements AutoCloseable {
   private volatile Connection lockConnection;
   /** Another server took the lock after this one's was lost: this server must start nothing more. */
   private volatile boolean lost;
+  /** Released for good: a check no longer takes it again. */
+  private boolean closed;
 
   private ServerLock(Database db) {
     this.db = db;
@@ -88,7 +90,7 @@ final class ServerLock implements AutoCloseable {
    */
   synchronized boolean check() {
     Connection c = lockConnection;
-    if (c == null || lost) {
+    if (c == null || lost || closed) {
       return !lost;
     }
     try (PreparedStatement p = c.prepareStatement("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
@@ -146,6 +148,8 @@ final class ServerLock implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    closed = true;
+    lockConnection = null;
     if (held != null) {
       try {
         held.close();
