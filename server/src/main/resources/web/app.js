@@ -54,6 +54,14 @@ function when(ms) {
   return d.toISOString().replace("T", " ").slice(0, 19);
 }
 
+// A span of time for people, as the CLI's show prints it: seconds under two minutes, minutes under two hours.
+function span(seconds) {
+  const x = Math.round(Number(seconds));
+  if (x < 120) return x.toFixed(0) + " s";
+  if (x < 7200) return (x / 60).toFixed(1) + " min";
+  return (x / 3600).toFixed(1) + " h";
+}
+
 function stateTag(s) {
   return el("span", { class: "state " + s }, s);
 }
@@ -337,6 +345,10 @@ async function runView(id, mine) {
       ["λr", rating ? r.rating_weight : "–"], ["seed", r.seed], ["created", when(run.created_unix_ms)],
       ["started", when(run.started_unix_ms)], ["finished", when(run.finished_unix_ms)],
       ["worker", run.worker || "–"], ["attempt", run.attempt || 0], ["device", run.device || "–"],
+      ...(run.job_id ? [["cluster job", run.job_id + (run.state === "RUNNING" && run.job_state ? " ("
+        + run.job_state + ")" : "")]] : []),
+      ...(run.queued_seconds ? [["in the cluster's queue", span(run.queued_seconds) + ", not counted against its"
+        + " limit"]] : []),
       ["parameters", run.parameters ? Number(run.parameters).toLocaleString("en") : "–"],
       ["s/epoch", num(run.seconds_per_epoch, 2)], ["best epoch", run.best_epoch || "–"],
       ["valid AUC (best)", num(run.valid && run.valid.auc)], ["test AUC", num(run.test && run.test.auc)],

@@ -287,7 +287,8 @@ final class RunCommands {
   }
 
   /** A span of time for people: seconds under two minutes, minutes under two hours, else hours. */
-  static String span(double seconds) {
+  static String span(double exact) {
+    double seconds = Math.rint(exact);
     return seconds < 120 ? String.format(Locale.ROOT, "%.0f s", seconds)
         : seconds < 7200 ? String.format(Locale.ROOT, "%.1f min", seconds / 60)
         : String.format(Locale.ROOT, "%.1f h", seconds / 3600);

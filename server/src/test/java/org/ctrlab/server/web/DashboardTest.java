@@ -26,6 +26,7 @@ import org.ctrlab.server.auth.Auth;
 import org.ctrlab.server.auth.TokenFile;
 import org.ctrlab.server.service.Fixture;
 import org.ctrlab.server.service.Visibility;
+import org.ctrlab.server.store.RunStore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -234,6 +235,7 @@ class DashboardTest {
       new WebDriverWait(web, Duration.ofSeconds(60)).until(d -> points(d, auc) >= before + 2);
       assertEquals(42L, ((org.openqa.selenium.JavascriptExecutor) web).executeScript("return window.__stay;"),
           "the points came without a reload");
+      assertTrue(web.findElements(By.cssSelector("[data-key='cluster job']")).isEmpty(), "a local run has none");
       shot(web, shots, "run");
 
       // A study: its rows grouped over seeds, the paired difference, its curves.
@@ -255,6 +257,17 @@ class DashboardTest {
       assertTrue(web.findElement(By.id("differing")).getText().contains("head"), "the heads differ");
       assertFalse(web.findElement(By.id("differing")).getText().contains("backbone"), "the backbone does not");
       shot(web, shots, "compare");
+
+      // A run of a cluster's job (as a Slurm server records it) shows the job and its time in the cluster's queue.
+      String first = ids.split(",")[0];
+      try (RunStore store = RunStore.attach(tmp.resolve("runs").resolve("ctrlab.db"))) {
+        store.update(first, r -> r.toBuilder().setJobId("4242").setQueuedSeconds(754).build());
+      }
+      web.get(base() + "/#/run/" + first);
+      wait.until(d -> !d.findElements(By.cssSelector("[data-key='cluster job']")).isEmpty());
+      assertEquals("4242", web.findElement(By.cssSelector("[data-key='cluster job']")).getText());
+      assertEquals("12.6 min, not counted against its limit",
+          web.findElement(By.cssSelector("[data-key=\"in the cluster's queue\"]")).getText());
 
       web.get(base() + "/#/box");
       wait.until(d -> !d.findElements(By.cssSelector("#running tbody tr")).isEmpty());
