@@ -132,18 +132,16 @@ public final class Supervisor implements AutoCloseable {
 
   /**
    * Takes up the runs an earlier server left RUNNING: a job that goes on by itself (on a cluster) is followed
-   * again; any other run goes back to the queue, first in line, to resume. Then starts the loop.
+   * again; any other run goes back to the queue, first in line, to resume. The workers of runs cancelled or failed
+   * in the last {@link #OUTLIVED_LOOKBACK_MS} that are still there (a cluster's job that outlived its cancel) are
+   * stopped again, a cluster's job holding a slot until it ends. Then starts the loop.
    */
   public void start() throws SQLException, IOException {
     for (Run r : store.inState(RunState.RUNNING)) {
       Optional<Launcher.Job> job = launcher.adopt(r);
       if (job.isPresent()) {
         synchronized (this) {
-          Slot s = slots.stream().filter(x -> x.runId == null).findFirst().orElseGet(() -> {
-            Slot extra = new Slot(slots.size());
-            slots.add(extra);
-            return extra;
-          });
+          Slot s = freeSlot();
           occupy(s, r.getRunId());
           s.attempt = r.getAttempt();
           s.epochsAtStart = r.getEpochsCount();
@@ -156,7 +154,46 @@ public final class Supervisor implements AutoCloseable {
         requeue(r.getRunId(), "the server stopped");
       }
     }
+    long since = System.currentTimeMillis() - OUTLIVED_LOOKBACK_MS;
+    for (RunState state : List.of(RunState.CANCELLED, RunState.FAILED)) {
+      for (Run r : store.inState(state)) {
+        if (r.getFinishedUnixMs() < since || r.getWorker().isEmpty()) {
+          continue;
+        }
+        Optional<Launcher.Job> job = launcher.adopt(r); // a local worker still there is stopped by it
+        if (job.isEmpty() || job.get().exit().isPresent()) {
+          continue;
+        }
+        Slot s;
+        synchronized (this) {
+          s = freeSlot();
+          occupy(s, r.getRunId());
+          s.attempt = r.getAttempt();
+          s.job = job.get();
+          s.cancelling = true;
+        }
+        LOG.atWarn().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
+            .addKeyValue("worker", job.get().where()).log("the worker of a run that ended (" + state + ") before"
+                + " the server restarted is still there; it is stopped again and holds a slot until it ends");
+        Thread t = new Thread(() -> stop(s, r.getRunId(), job.get(), "a run that ended before the restart"),
+            "ctrlab-stop-" + r.getRunId());
+        t.setDaemon(true);
+        t.start();
+      }
+    }
     loop.start();
+  }
+
+  /** How long after a run's end a server's start looks for its worker still there: 1 h. */
+  static final long OUTLIVED_LOOKBACK_MS = 3_600_000;
+
+  /** A free slot, or an extra one beyond --slots (a followed job holds it until it ends). */
+  private Slot freeSlot() {
+    return slots.stream().filter(x -> x.runId == null).findFirst().orElseGet(() -> {
+      Slot extra = new Slot(slots.size());
+      slots.add(extra);
+      return extra;
+    });
   }
 
   public Settings settings() {

@@ -89,6 +89,7 @@ class SupervisorTest {
       volatile Launcher.Exit exit;
       /** The cluster's word for the job, e.g. "PENDING (Resources)". */
       volatile String status = "";
+      final AtomicInteger kills = new AtomicInteger();
 
       @Override
       public String status() {
@@ -112,6 +113,7 @@ class SupervisorTest {
 
       @Override
       public void kill() {
+        kills.incrementAndGet();
         try {
           dying.await();
         } catch (InterruptedException e) {
@@ -126,8 +128,12 @@ class SupervisorTest {
     /** The job a restarted server's adopt finds still going, if any (a cluster's job outlives its server). */
     volatile FakeJob adoptable;
 
+    /** The runs adopt was asked about. */
+    final List<String> adopted = new CopyOnWriteArrayList<>();
+
     @Override
     public Optional<Job> adopt(Run run) {
+      adopted.add(run.getRunId());
       return Optional.ofNullable(adoptable);
     }
 
@@ -298,26 +304,15 @@ class SupervisorTest {
           + r.getMessage());
       assertTrue(r.getQueuedSeconds() >= 1.4, "the wait is kept: " + r.getQueuedSeconds());
       // Running, its two seconds count: it ends after them.
-      long until = System.currentTimeMillis() + 10_000;
-      while (store.get(id).orElseThrow().getState() == RunState.RUNNING && System.currentTimeMillis() < until) {
-        tickFor(sup, 50);
-      }
-      r = store.get(id).orElseThrow();
+      r = whileIn(RunState.RUNNING, store, id, sup);
       assertEquals(RunState.FAILED, r.getState());
       assertTrue(r.getMessage().startsWith("ended: it ran past its wall-clock limit of 0.0005556 h from its first"
           + " start, time in a cluster's queue not counted"), r.getMessage());
       // A job that waits in the queue for as long as the limit without starting ends there, so no slot is held
       // forever by a job the cluster never places.
-      until = System.currentTimeMillis() + 10_000;
-      while (store.get(stuck).orElseThrow().getState() == RunState.QUEUED && System.currentTimeMillis() < until) {
-        tickFor(sup, 50);
-      }
+      whileIn(RunState.QUEUED, store, stuck, sup);
       launcher.last.status = "PENDING (Resources)";
-      until = System.currentTimeMillis() + 10_000;
-      while (store.get(stuck).orElseThrow().getState() == RunState.RUNNING && System.currentTimeMillis() < until) {
-        tickFor(sup, 50);
-      }
-      r = store.get(stuck).orElseThrow();
+      r = whileIn(RunState.RUNNING, store, stuck, sup);
       assertEquals(RunState.FAILED, r.getState());
       assertTrue(r.getMessage().startsWith("ended: its cluster jobs waited in the cluster's queue for 0.0005556 h"
           + " in all"), r.getMessage());
@@ -348,12 +343,8 @@ class SupervisorTest {
       long restarted = System.currentTimeMillis();
       try (Supervisor again = supervisor(store, launcher, 1)) {
         again.start();
-        until = restarted + 10_000;
-        while (store.get(id).orElseThrow().getState() == RunState.RUNNING && System.currentTimeMillis() < until) {
-          Thread.sleep(20);
-        }
+        Run r = whileIn(RunState.RUNNING, store, id, null);
         long took = System.currentTimeMillis() - restarted;
-        Run r = store.get(id).orElseThrow();
         assertEquals(RunState.FAILED, r.getState(), r.getMessage());
         assertTrue(r.getMessage().startsWith("ended: its cluster jobs waited in the cluster's queue"), r.getMessage());
         assertTrue(took < 3_000, "the wait before the restart counts: it ended " + took + " ms after the restart");
@@ -387,12 +378,8 @@ class SupervisorTest {
         during.set(store.get("00000000000f").orElseThrow().getState());
       }));
       assertEquals(RunState.QUEUED, during.get(), "no run starts during the work");
-      long until = System.currentTimeMillis() + 10_000;
-      while (store.get("00000000000f").orElseThrow().getState() == RunState.QUEUED
-          && System.currentTimeMillis() < until) {
-        Thread.sleep(20);
-      }
-      assertEquals(RunState.RUNNING, store.get("00000000000f").orElseThrow().getState(), "it starts after");
+      assertEquals(RunState.RUNNING, whileIn(RunState.QUEUED, store, "00000000000f", null).getState(),
+          "it starts after");
       // With a run executing, the work waits for another time.
       assertFalse(sup.whileIdle(() -> {
         throw new AssertionError("ran beside a run");
@@ -425,9 +412,55 @@ class SupervisorTest {
     }
   }
 
+  @Test
+  void theJobOfARunCancelledBeforeARestartThatIsStillThereIsStoppedAndHoldsASlot() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      long now = System.currentTimeMillis();
+      store.insert(queued("000000000012", "alice", 1).setState(RunState.CANCELLED).setAttempt(1)
+          .setWorker("slurm job 77").setJobId("77").setFinishedUnixMs(now - 60_000).build());
+      store.insert(queued("000000000013", "alice", 2).setState(RunState.CANCELLED).setAttempt(1)
+          .setWorker("slurm job 78").setJobId("78").setFinishedUnixMs(now - 2 * Supervisor.OUTLIVED_LOOKBACK_MS)
+          .build());
+      queue(store, "000000000014", "bob", 3);
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      launcher.outlive = true;
+      FlakyLauncher.FakeJob still = launcher.new FakeJob(); // the cluster still has job 77
+      launcher.adoptable = still;
+      try (Supervisor sup = supervisor(store, launcher, 1)) {
+        sup.start();
+        assertEquals(List.of("000000000012"), launcher.adopted, "only a run that ended in the last hour is looked at");
+        Thread.sleep(300);
+        assertEquals(RunState.QUEUED, store.get("000000000014").orElseThrow().getState(),
+            "no run starts beside the job still there");
+        assertEquals(1, sup.busySlots());
+        assertTrue(still.kills.get() >= 1, "it is stopped again");
+        still.exit = new Launcher.Exit(143, "slurm job 77 CANCELLED");
+        assertEquals(RunState.RUNNING, whileIn(RunState.QUEUED, store, "000000000014", null).getState(),
+            "once it ended");
+        assertEquals(RunState.CANCELLED, store.get("000000000012").orElseThrow().getState());
+      }
+    }
+  }
+
   private static void queueWithLimit(RunStore store, String id, double hours, long created) throws Exception {
     store.insert(queued(id, "alice", created)
         .setResolved(org.ctrlab.api.v1.ResolvedConfig.newBuilder().setMaxHours(hours)).build());
+  }
+
+  /**
+   * Waits while a run is in a state, for at most 10 s, ticking the supervisor every 50 ms (null: one whose own loop
+   * runs), and returns its record then.
+   */
+  private static Run whileIn(RunState state, RunStore store, String id, Supervisor sup) throws Exception {
+    long until = System.currentTimeMillis() + 10_000;
+    while (store.get(id).orElseThrow().getState() == state && System.currentTimeMillis() < until) {
+      if (sup != null) {
+        tickFor(sup, 50);
+      } else {
+        Thread.sleep(20);
+      }
+    }
+    return store.get(id).orElseThrow();
   }
 
   /** Ticks the supervisor every 50 ms for about ms milliseconds. */
