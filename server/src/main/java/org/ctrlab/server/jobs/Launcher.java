@@ -78,9 +78,11 @@ public interface Launcher extends AutoCloseable {
   Job launch(Spec spec) throws IOException;
 
   /**
-   * The job an earlier server started for a run that is still RUNNING in the store, if this launcher follows it
-   * across server restarts (a cluster job: it goes on by itself). A local launcher instead stops any worker of the
-   * earlier server still alive and returns empty: the run goes back to the queue and resumes from its last epoch.
+   * The job an earlier server started for a run (one still RUNNING in the store, or one that ended shortly before,
+   * whose job may have outlived its cancel), if this launcher follows it across server restarts (a cluster job: it
+   * goes on by itself); it may have ended already ({@link Job#exit()}). A local launcher instead stops any worker of
+   * the earlier server still alive and returns empty: a RUNNING run goes back to the queue and resumes from its last
+   * epoch.
    */
   Optional<Job> adopt(Run run) throws IOException;
 

@@ -176,8 +176,9 @@ public final class SlurmLauncher implements Launcher {
     if (run.getJobId().isEmpty()) {
       return Optional.empty();
     }
-    // Only Slurm's own "no such job" sends the run back to the queue; while Slurm does not answer, the job is
-    // followed (the poller asks again), lest a second job be started beside one that still runs.
+    // Only Slurm's own "no such job" says the job is gone (a RUNNING run then goes back to the queue); while Slurm
+    // does not answer, the job is followed (the poller asks again), lest a second job be started beside one that
+    // still runs. Its state stays unknown (status "") until the poller has it.
     Result r;
     try {
       r = run(env, "scontrol", "show", "job", "-o", run.getJobId());

@@ -58,7 +58,10 @@ public final class Supervisor implements AutoCloseable {
     String runId;
     int attempt;
     Launcher.Job job;
-    /** Its run was cancelled and its worker is being killed: the slot stays taken until the worker is gone. */
+    /**
+     * Its run ended (cancelled, past its limit, or before a restart) and its worker is being killed: the slot stays
+     * taken until the worker is gone.
+     */
     boolean cancelling;
     /**
      * Its worker outlived the kill (a Slurm job that outlived its scancels, a process stuck in the kernel): the
@@ -161,8 +164,8 @@ public final class Supervisor implements AutoCloseable {
           continue;
         }
         Optional<Launcher.Job> job = launcher.adopt(r); // a local worker still there is stopped by it
-        if (job.isEmpty() || job.get().exit().isPresent()) {
-          continue;
+        if (job.isEmpty() || job.get().exit().isPresent() || job.get().status().isEmpty()) {
+          continue; // gone, ended, or the cluster could not say: no slot is held on a guess
         }
         Slot s;
         synchronized (this) {
@@ -175,10 +178,7 @@ public final class Supervisor implements AutoCloseable {
         LOG.atWarn().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
             .addKeyValue("worker", job.get().where()).log("the worker of a run that ended (" + state + ") before"
                 + " the server restarted is still there; it is stopped again and holds a slot until it ends");
-        Thread t = new Thread(() -> stop(s, r.getRunId(), job.get(), "a run that ended before the restart"),
-            "ctrlab-stop-" + r.getRunId());
-        t.setDaemon(true);
-        t.start();
+        stopLater(s, r.getRunId(), job.get(), "a run that ended before the restart");
       }
     }
     loop.start();
@@ -488,12 +488,16 @@ public final class Supervisor implements AutoCloseable {
           observer.changed(r);
           ended(r);
         });
-    Launcher.Job worker = s.job;
     s.cancelling = true;
+    stopLater(s, runId, s.job, "a run past its limit");
+  }
+
+  /** {@link #stop} on a thread of its own (a kill may take seconds), then a tick to fill the slot it frees. */
+  private void stopLater(Slot held, String runId, Launcher.Job worker, String what) {
     Thread t = new Thread(() -> {
-      stop(s, runId, worker, "a run past its limit");
+      stop(held, runId, worker, what);
       poke();
-    }, "ctrlab-overtime-" + runId);
+    }, "ctrlab-stop-" + runId);
     t.setDaemon(true);
     t.start();
   }
@@ -776,8 +780,8 @@ public final class Supervisor implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      LOG.atInfo().addKeyValue("jobs", busySlots()).log("leaving the cluster's jobs running; the next start follows"
-          + " them again");
+      LOG.atInfo().addKeyValue("jobs", busySlots()).log("leaving the cluster's jobs as they are (a cancelled one"
+          + " that outlived its cancel included); the next start follows them again");
       launcher.close();
       return;
     }

@@ -361,9 +361,11 @@ public final class Runs {
           + runId + ")");
     }
     if (supervisor.holds(runId)) {
-      // Recorded final, but its worker is still being stopped (a cancel's kill takes seconds): it may yet write.
+      // Recorded final, but its worker is still being stopped (a cancel's kill takes seconds, a cluster's job that
+      // outlived it longer): it may yet write.
       throw new IllegalStateException("run " + runId + " is " + r.getState() + " but its worker is still being"
-          + " stopped; delete it again in a few seconds");
+          + " stopped; delete it again once it is gone (seconds, or, for a cluster's job that outlived its cancel, once"
+          + " the cluster has ended it)");
     }
     long freed = deleteFiles(Worker.dir(runDir, runId));
     store.delete(runId);

@@ -285,7 +285,7 @@ class SupervisorTest {
   @Test
   void timeInTheClustersQueueDoesNotCountAgainstTheRunsLimit() throws Exception {
     try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
-      double hours = 2.0 / 3600; // two seconds
+      double hours = 3.0 / 3600; // three seconds
       String id = "00000000000c";
       queueWithLimit(store, id, hours, 1);
       String stuck = "00000000000d";
@@ -294,19 +294,19 @@ class SupervisorTest {
       Supervisor sup = supervisor(store, launcher, 1);
       sup.tick();
       launcher.last.status = "PENDING (Resources)";
-      tickFor(sup, 1_500);
+      tickFor(sup, 2_000);
       Run r = store.get(id).orElseThrow();
       assertEquals("PENDING (Resources)", r.getJobState());
       launcher.last.status = "RUNNING";
-      tickFor(sup, 1_000);
+      tickFor(sup, 1_500);
       r = store.get(id).orElseThrow();
-      assertEquals(RunState.RUNNING, r.getState(), "2.5 s after its start, 1.5 of them in the queue: "
+      assertEquals(RunState.RUNNING, r.getState(), "3.5 s after its start, 2 of them in the queue: "
           + r.getMessage());
-      assertTrue(r.getQueuedSeconds() >= 1.4, "the wait is kept: " + r.getQueuedSeconds());
-      // Running, its two seconds count: it ends after them.
+      assertTrue(r.getQueuedSeconds() >= 1.9, "the wait is kept: " + r.getQueuedSeconds());
+      // Running, its three seconds count: it ends after them.
       r = whileIn(RunState.RUNNING, store, id, sup);
       assertEquals(RunState.FAILED, r.getState());
-      assertTrue(r.getMessage().startsWith("ended: it ran past its wall-clock limit of 0.0005556 h from its first"
+      assertTrue(r.getMessage().startsWith("ended: it ran past its wall-clock limit of 0.0008333 h from its first"
           + " start, time in a cluster's queue not counted"), r.getMessage());
       // A job that waits in the queue for as long as the limit without starting ends there, so no slot is held
       // forever by a job the cluster never places.
@@ -314,7 +314,7 @@ class SupervisorTest {
       launcher.last.status = "PENDING (Resources)";
       r = whileIn(RunState.RUNNING, store, stuck, sup);
       assertEquals(RunState.FAILED, r.getState());
-      assertTrue(r.getMessage().startsWith("ended: its cluster jobs waited in the cluster's queue for 0.0005556 h"
+      assertTrue(r.getMessage().startsWith("ended: its cluster jobs waited in the cluster's queue for 0.0008333 h"
           + " in all"), r.getMessage());
     }
   }
@@ -329,16 +329,16 @@ class SupervisorTest {
       Supervisor first = supervisor(store, launcher, 1);
       first.tick();
       launcher.last.status = "PENDING (Priority)";
-      long until = System.currentTimeMillis() + 3_800;
+      long until = System.currentTimeMillis() + 3_500;
       double saved = 0;
-      while (saved < 3.0 && System.currentTimeMillis() < until) {
+      while (saved < 2.5 && System.currentTimeMillis() < until) {
         tickFor(first, 50);
         saved = store.get(id).orElseThrow().getQueuedSeconds();
       }
-      assertTrue(saved >= 3.0, "the wait is saved while it goes on: " + saved);
+      assertTrue(saved >= 2.5, "the wait is saved while it goes on: " + saved);
       assertEquals(RunState.RUNNING, store.get(id).orElseThrow().getState(), "its job waits, under its limit");
       // The server restarts (the first supervisor is left as it is, as a killed server would be); the next one
-      // follows the job, which still waits: its four seconds of waiting in all are up about 1 s later, not 4 s.
+      // follows the job, which still waits: its four seconds of waiting in all are up at most 1.5 s later, not 4 s.
       launcher.adoptable = launcher.last;
       long restarted = System.currentTimeMillis();
       try (Supervisor again = supervisor(store, launcher, 1)) {
@@ -347,7 +347,7 @@ class SupervisorTest {
         long took = System.currentTimeMillis() - restarted;
         assertEquals(RunState.FAILED, r.getState(), r.getMessage());
         assertTrue(r.getMessage().startsWith("ended: its cluster jobs waited in the cluster's queue"), r.getMessage());
-        assertTrue(took < 3_000, "the wait before the restart counts: it ended " + took + " ms after the restart");
+        assertTrue(took < 3_200, "the wait before the restart counts: it ended " + took + " ms after the restart");
       }
     }
   }
@@ -424,16 +424,21 @@ class SupervisorTest {
       queue(store, "000000000014", "bob", 3);
       FlakyLauncher launcher = new FlakyLauncher(0);
       launcher.outlive = true;
-      FlakyLauncher.FakeJob still = launcher.new FakeJob(); // the cluster still has job 77
+      FlakyLauncher.FakeJob still = launcher.new FakeJob(); // the cluster still has job 77, running
+      still.status = "RUNNING";
       launcher.adoptable = still;
       try (Supervisor sup = supervisor(store, launcher, 1)) {
         sup.start();
         assertEquals(List.of("000000000012"), launcher.adopted, "only a run that ended in the last hour is looked at");
-        Thread.sleep(300);
+        long until = System.currentTimeMillis() + 10_000;
+        while (still.kills.get() == 0 && System.currentTimeMillis() < until) {
+          Thread.sleep(20);
+        }
+        assertTrue(still.kills.get() >= 1, "it is stopped again");
+        Thread.sleep(300); // the loop ticks every 100 ms
         assertEquals(RunState.QUEUED, store.get("000000000014").orElseThrow().getState(),
             "no run starts beside the job still there");
         assertEquals(1, sup.busySlots());
-        assertTrue(still.kills.get() >= 1, "it is stopped again");
         still.exit = new Launcher.Exit(143, "slurm job 77 CANCELLED");
         assertEquals(RunState.RUNNING, whileIn(RunState.QUEUED, store, "000000000014", null).getState(),
             "once it ended");
@@ -448,8 +453,8 @@ class SupervisorTest {
   }
 
   /**
-   * Waits while a run is in a state, for at most 10 s, ticking the supervisor every 50 ms (null: one whose own loop
-   * runs), and returns its record then.
+   * Waits while a run is in a state, for at most 10 s, ticking the supervisor every 50 ms (null: something else
+   * ticks it, its own loop or a test's thread), and returns its record then.
    */
   private static Run whileIn(RunState state, RunStore store, String id, Supervisor sup) throws Exception {
     long until = System.currentTimeMillis() + 10_000;
