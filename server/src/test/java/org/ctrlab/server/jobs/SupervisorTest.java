@@ -416,8 +416,8 @@ class SupervisorTest {
   void theJobOfARunCancelledBeforeARestartThatIsStillThereIsStoppedAndHoldsASlot() throws Exception {
     try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
       long now = System.currentTimeMillis();
-      store.insert(queued("000000000012", "alice", 1).setState(RunState.CANCELLED).setAttempt(1)
-          .setWorker("slurm job 77").setJobId("77").setFinishedUnixMs(now - 60_000).build());
+      store.insert(queued("000000000012", "alice", 1).setState(RunState.FAILED).setAttempt(1)
+          .setWorker("slurm job 77").setJobId("77").setFinishedUnixMs(now - 60_000).build()); // past its limit
       store.insert(queued("000000000013", "alice", 2).setState(RunState.CANCELLED).setAttempt(1)
           .setWorker("slurm job 78").setJobId("78").setFinishedUnixMs(now - 2 * Supervisor.OUTLIVED_LOOKBACK_MS)
           .build());
@@ -442,7 +442,24 @@ class SupervisorTest {
         still.exit = new Launcher.Exit(143, "slurm job 77 CANCELLED");
         assertEquals(RunState.RUNNING, whileIn(RunState.QUEUED, store, "000000000014", null).getState(),
             "once it ended");
-        assertEquals(RunState.CANCELLED, store.get("000000000012").orElseThrow().getState());
+        assertEquals(RunState.FAILED, store.get("000000000012").orElseThrow().getState());
+      }
+    }
+  }
+
+  @Test
+  void aJobWhoseStateTheClusterCannotGiveHoldsNoSlotAtStart() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      store.insert(queued("000000000015", "alice", 1).setState(RunState.CANCELLED).setAttempt(1)
+          .setWorker("slurm job 79").setJobId("79").setFinishedUnixMs(System.currentTimeMillis() - 60_000).build());
+      queue(store, "000000000016", "bob", 2);
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      launcher.outlive = true; // held, it would never be let go
+      launcher.adoptable = launcher.new FakeJob(); // Slurm did not answer: no state yet
+      try (Supervisor sup = supervisor(store, launcher, 1)) {
+        sup.start();
+        assertEquals(RunState.RUNNING, whileIn(RunState.QUEUED, store, "000000000016", null).getState(),
+            "no slot is held on a guess");
       }
     }
   }
