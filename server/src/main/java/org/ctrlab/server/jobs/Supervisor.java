@@ -157,29 +157,27 @@ public final class Supervisor implements AutoCloseable {
         requeue(r.getRunId(), "the server stopped");
       }
     }
-    long since = System.currentTimeMillis() - OUTLIVED_LOOKBACK_MS;
-    for (RunState state : List.of(RunState.CANCELLED, RunState.FAILED)) {
-      for (Run r : store.inState(state)) {
-        if (r.getFinishedUnixMs() < since || r.getWorker().isEmpty()) {
-          continue;
-        }
-        Optional<Launcher.Job> job = launcher.adopt(r); // a local worker still there is stopped by it
-        if (job.isEmpty() || job.get().exit().isPresent() || job.get().status().isEmpty()) {
-          continue; // gone, ended, or the cluster could not say: no slot is held on a guess
-        }
-        Slot s;
-        synchronized (this) {
-          s = freeSlot();
-          occupy(s, r.getRunId());
-          s.attempt = r.getAttempt();
-          s.job = job.get();
-          s.cancelling = true;
-        }
-        LOG.atWarn().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
-            .addKeyValue("worker", job.get().where()).log("the worker of a run that ended (" + state + ") before"
-                + " the server restarted is still there; it is stopped again and holds a slot until it ends");
-        stopLater(s, r.getRunId(), job.get(), "a run that ended before the restart");
+    for (Run r : store.endedSince(System.currentTimeMillis() - OUTLIVED_LOOKBACK_MS, RunState.CANCELLED,
+        RunState.FAILED)) {
+      if (r.getWorker().isEmpty()) {
+        continue; // it never started
       }
+      Optional<Launcher.Job> job = launcher.adopt(r); // a local worker still there is stopped by it
+      if (job.isEmpty() || job.get().exit().isPresent() || job.get().status().isEmpty()) {
+        continue; // gone, ended, or the cluster could not say: no slot is held on a guess
+      }
+      Slot s;
+      synchronized (this) {
+        s = freeSlot();
+        occupy(s, r.getRunId());
+        s.attempt = r.getAttempt();
+        s.job = job.get();
+        s.cancelling = true;
+      }
+      LOG.atWarn().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
+          .addKeyValue("worker", job.get().where()).log("the worker of a run that ended (" + r.getState() + ")"
+              + " before the server restarted is still there; it is stopped again and holds a slot until it ends");
+      stopLater(s, r.getRunId(), job.get(), "a run that ended before the restart");
     }
     loop.start();
   }

@@ -203,7 +203,7 @@ public final class RunStore implements AutoCloseable {
     try (Connection db = connection()) {
       tx(db, () -> {
         try (PreparedStatement p = db.prepareStatement("INSERT INTO runs (run_id, owner, state, created_ms, backbone,"
-            + " dataset, record, started_ms, finished_ms, priority, retired) VALUES (?,?,?,?,?,?,?,0,0,0,0)");
+            + " dataset, record, started_ms, finished_ms, retired, priority) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
             PreparedStatement tags = db.prepareStatement(
                 "INSERT INTO run_tags (run_id, tag) VALUES (?,?) ON CONFLICT DO NOTHING")) {
           for (Run run : runs) {
@@ -214,6 +214,7 @@ public final class RunStore implements AutoCloseable {
             p.setString(5, run.getRequest().getBackbone());
             p.setString(6, run.getRequest().getDataset());
             p.setBytes(7, run.toByteArray());
+            bindColumnsOfRecord(p, 8, run);
             p.executeUpdate();
             for (String t : run.getRequest().getTagsList()) {
               tags.setString(1, run.getRunId());
@@ -275,16 +276,21 @@ public final class RunStore implements AutoCloseable {
         + " finished_ms = ?, retired = ?, priority = ? WHERE run_id = ?")) {
       p.setInt(1, run.getStateValue());
       p.setBytes(2, run.toByteArray());
-      p.setLong(3, run.getStartedUnixMs());
-      p.setLong(4, run.getFinishedUnixMs());
-      p.setInt(5, run.getFilesRetiredUnixMs() > 0 ? 1 : 0);
-      // A queued run that has run before was interrupted by a server stop: it goes ahead of the fair order.
-      p.setInt(6, run.getState() == RunState.QUEUED && run.getAttempt() > 0 ? 1 : 0);
+      bindColumnsOfRecord(p, 3, run);
       p.setString(7, run.getRunId());
       if (p.executeUpdate() != 1) {
         throw new SQLException("no run " + run.getRunId());
       }
     }
+  }
+
+  /** Binds the columns read off a record, from parameter i on: started_ms, finished_ms, retired, priority. */
+  private static void bindColumnsOfRecord(PreparedStatement p, int i, Run run) throws SQLException {
+    p.setLong(i, run.getStartedUnixMs());
+    p.setLong(i + 1, run.getFinishedUnixMs());
+    p.setInt(i + 2, run.getFilesRetiredUnixMs() > 0 ? 1 : 0);
+    // A queued run that has run before was interrupted by a server stop: it goes ahead of the fair order.
+    p.setInt(i + 3, run.getState() == RunState.QUEUED && run.getAttempt() > 0 ? 1 : 0);
   }
 
   public Optional<Run> get(String runId) throws SQLException {
@@ -424,6 +430,23 @@ public final class RunStore implements AutoCloseable {
       try (PreparedStatement p = db.prepareStatement(
           "SELECT record FROM runs WHERE state = ? ORDER BY created_ms ASC, run_id ASC")) {
         p.setInt(1, state.getNumber());
+        return runs(p);
+      }
+    }
+  }
+
+  /** The runs in these (final) states that finished at or after sinceMs, the first to finish first. */
+  public List<Run> endedSince(long sinceMs, RunState... states) throws SQLException {
+    if (states.length == 0) {
+      return List.of();
+    }
+    try (Connection db = connection()) {
+      try (PreparedStatement p = db.prepareStatement("SELECT record FROM runs WHERE state IN ("
+          + "?,".repeat(states.length - 1) + "?) AND finished_ms >= ? ORDER BY finished_ms ASC, run_id ASC")) {
+        for (int i = 0; i < states.length; i++) {
+          p.setInt(i + 1, states[i].getNumber());
+        }
+        p.setLong(states.length + 1, sinceMs);
         return runs(p);
       }
     }

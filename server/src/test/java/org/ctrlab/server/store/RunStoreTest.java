@@ -93,6 +93,28 @@ class RunStoreTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"sqlite", "postgresql"})
+  void runsEndedSinceATimeAreFoundByTheirState(String kind) throws Exception {
+    try (RunStore s = RunStore.open(location(kind))) {
+      long now = System.currentTimeMillis();
+      // Inserted ended (as a test or an import would): the columns read off the record are written too.
+      s.insert(run("0000000000e1", "alice", 1).toBuilder().setState(RunState.CANCELLED).setFinishedUnixMs(now - 10_000)
+          .build());
+      s.insert(run("0000000000e2", "alice", 2).toBuilder().setState(RunState.FAILED).setFinishedUnixMs(now - 7_200_000)
+          .build());
+      s.insert(run("0000000000e3", "bob", 3));
+      s.update("0000000000e3", r -> r.toBuilder().setState(RunState.FAILED).setFinishedUnixMs(now - 20_000).build());
+      s.insert(run("0000000000e4", "bob", 4).toBuilder().setState(RunState.SUCCEEDED).setFinishedUnixMs(now - 5_000)
+          .build());
+      assertEquals(List.of("0000000000e3", "0000000000e1"), s.endedSince(now - 3_600_000, RunState.CANCELLED,
+          RunState.FAILED).stream().map(Run::getRunId).toList(), "the last hour's, the first to finish first");
+      assertEquals(List.of("0000000000e4"), s.endedSince(now - 3_600_000, RunState.SUCCEEDED).stream()
+          .map(Run::getRunId).toList());
+      assertEquals(List.of(), s.endedSince(now));
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"sqlite", "postgresql"})
   void aChangeThatDeclinesWritesNothing(String kind) throws Exception {
     try (RunStore s = RunStore.open(location(kind))) {
       s.insert(run("0000000000dd", "alice", 1));
