@@ -249,6 +249,12 @@ public final class SlurmLauncher implements Launcher {
       return "PENDING".equals(state);
     }
 
+    /** Whether it may still run: its state unknown, or not final (scancel is sent to it again). */
+    boolean mayLive() {
+      String st = state;
+      return st == null || !FINAL.contains(st);
+    }
+
     @Override
     public void kill() {
       // scancel again every 2 s while the job lives (a busy controller may refuse one), for at most 10 s; the job's
@@ -256,8 +262,7 @@ public final class SlurmLauncher implements Launcher {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       long nextCancel = 0;
       while (exit == null && System.nanoTime() < deadline) {
-        String st = state;
-        if (nextCancel == 0 || System.nanoTime() >= nextCancel && (st == null || !FINAL.contains(st))) {
+        if (nextCancel == 0 || System.nanoTime() >= nextCancel && mayLive()) {
           scancel();
           nextCancel = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         }
@@ -295,9 +300,7 @@ public final class SlurmLauncher implements Launcher {
         refresh(live);
         long now = System.nanoTime();
         for (SlurmJob j : live) {
-          String st = j.state;
-          if (j.exit == null && j.cancelAgainNanos != 0 && now >= j.cancelAgainNanos
-              && (st == null || !FINAL.contains(st))) {
+          if (j.exit == null && j.cancelAgainNanos != 0 && now >= j.cancelAgainNanos && j.mayLive()) {
             j.scancel();
             j.cancelAgainNanos = now + CANCEL_AGAIN_NANOS;
           }

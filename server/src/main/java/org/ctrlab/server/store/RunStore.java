@@ -54,7 +54,6 @@ public final class RunStore implements AutoCloseable {
   }
 
   private final Database database;
-  private final Dialect dialect;
   /** Held by a server's store (openForServer) until close: no second server schedules the same queue. */
   private volatile ServerLock serverLock;
   private final StudyStore studies = new StudyStore(this::connection);
@@ -63,7 +62,6 @@ public final class RunStore implements AutoCloseable {
 
   private RunStore(Database database) {
     this.database = database;
-    this.dialect = database.dialect();
   }
 
   /** Opens (creating or migrating the schema first) the SQLite store of a server at a file. */
@@ -156,7 +154,7 @@ public final class RunStore implements AutoCloseable {
   }
 
   public Dialect dialect() {
-    return dialect;
+    return database.dialect();
   }
 
   /** SQLite's durability setting of this store's connections (2 = FULL). */
@@ -190,7 +188,7 @@ public final class RunStore implements AutoCloseable {
 
   /** Locks a run for the rest of the transaction (SQLite's transactions hold the whole database already). */
   private void lock(Connection db, String runId) throws SQLException {
-    if (dialect == Dialect.POSTGRESQL) {
+    if (dialect() == Dialect.POSTGRESQL) {
       try (PreparedStatement p = db.prepareStatement("SELECT 1 FROM runs WHERE run_id = ? FOR UPDATE")) {
         p.setString(1, runId);
         p.executeQuery().close();
@@ -670,7 +668,7 @@ public final class RunStore implements AutoCloseable {
    * are free (SQLite; PostgreSQL's autovacuum does it by itself). Returns whether it did.
    */
   public boolean compactIfFragmented(double fraction) throws SQLException {
-    return Compaction.ifFragmented(dialect, this::connection, fraction);
+    return Compaction.ifFragmented(dialect(), this::connection, fraction);
   }
 
   @Override
