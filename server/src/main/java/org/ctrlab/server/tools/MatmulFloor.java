@@ -31,6 +31,11 @@ public final class MatmulFloor implements Callable<Integer> {
   @Option(names = "--threads", description = "TensorFlow threads (default: all cores).")
   int threads = Runtime.getRuntime().availableProcessors();
 
+  @Option(names = "--kernels", description = "Also time each product alone in float32 and in bfloat16, as the bare"
+      + " product and with a bias added (the form fused into one kernel, as a Dense layer's forward product runs),"
+      + " with ratios to float32's bare product.")
+  boolean kernels;
+
   @Override
   public Integer call() {
     org.ctrlab.server.Devices.useThreads(threads); // before this process's first TensorFlow session
@@ -50,6 +55,34 @@ public final class MatmulFloor implements Callable<Integer> {
         org.ctrlab.server.Devices.oneDnn() ? "on" : "off", threads);
     System.out.printf(Locale.ROOT, "%.1f GFLOP per step in %.2f ms (best of 5 x 20 steps, %.0f GFLOPS): %.2f s"
         + " per %d-step epoch%n", flops / 1e9, best, flops / best / 1e6, best * steps / 1000, steps);
+    if (kernels) {
+      printKernels(products);
+    }
     return 0;
+  }
+
+  /** Each product alone as each kernel: milliseconds, and the ratio to the float32 bare product's. */
+  private void printKernels(List<CtrModel.Product> products) {
+    List<ProductFloor.Kernel> kinds = List.of(ProductFloor.Kernel.FLOAT32, new ProductFloor.Kernel(false, true),
+        new ProductFloor.Kernel(true, false), new ProductFloor.Kernel(true, true));
+    System.out.printf(Locale.ROOT, "%nEach product alone, ms (best of 5 x 10 runs), and over f32's%n%-10s %-8s %-28s",
+        "layer", "product", "[M x K] [K x N]");
+    for (ProductFloor.Kernel k : kinds) {
+      System.out.printf(Locale.ROOT, " %10s %6s", k.label(), "ratio");
+    }
+    System.out.println();
+    String[] names = {"forward", "dX", "dW"};
+    for (int i = 0; i < products.size(); i++) {
+      CtrModel.Product p = products.get(i);
+      System.out.printf(Locale.ROOT, "%-10s %-8s %-28s", layers.get(i / 3).trim(), names[i % 3],
+          "[" + p.m() + " x " + p.k() + "] [" + p.k() + " x " + p.n() + "]");
+      double base = 0;
+      for (ProductFloor.Kernel k : kinds) {
+        double ms = ProductFloor.millis(List.of(p), threads, 10, k);
+        base = base == 0 ? ms : base;
+        System.out.printf(Locale.ROOT, " %10.3f %6.2f", ms, ms / base);
+      }
+      System.out.println();
+    }
   }
 }

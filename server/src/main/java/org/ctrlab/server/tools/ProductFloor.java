@@ -10,7 +10,9 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TNumber;
 
 /**
  * The time of a set of matrix products alone, in a TensorFlow session of their own on the given threads: each
@@ -20,8 +22,26 @@ import org.tensorflow.types.TFloat32;
 final class ProductFloor {
   private ProductFloor() {}
 
+  /**
+   * The kernel a product runs as: its operands in float32 or bfloat16, and whether a bias is added to its result
+   * (a zero one), the form Grappler fuses into one product-with-bias kernel (oneDNN's matmul primitive), the form
+   * a Dense layer's forward product takes, where a bare product runs oneDNN's GEMM call.
+   */
+  record Kernel(boolean bf16, boolean bias) {
+    static final Kernel FLOAT32 = new Kernel(false, false);
+
+    String label() {
+      return (bf16 ? "bf16" : "f32") + (bias ? "+bias" : "");
+    }
+  }
+
   /** Milliseconds one pass over the products takes: the best mean of 5 rounds of {@code steps} passes. */
   static double millis(List<CtrModel.Product> products, int threads, int steps) {
+    return millis(products, threads, steps, Kernel.FLOAT32);
+  }
+
+  /** {@link #millis(List, int, int)} with the products run as the given kernel (a bias only on plain products). */
+  static double millis(List<CtrModel.Product> products, int threads, int steps, Kernel kernel) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       // One element of every product is fetched: grappler removes ops whose outputs nothing reads.
@@ -32,13 +52,13 @@ final class ProductFloor {
         long[] b = p.transposeB() ? new long[] {p.n(), p.k()} : new long[] {p.k(), p.n()};
         Operand<TFloat32> x = random(tf, batched ? new long[] {p.batch(), a[0], a[1]} : a);
         Operand<TFloat32> y = random(tf, batched ? new long[] {p.batch(), b[0], b[1]} : b);
-        Operand<TFloat32> z = batched
-            ? tf.train.batchMatMul(x, y, TFloat32.class, BatchMatMul.adjX(p.transposeA()),
-                BatchMatMul.adjY(p.transposeB()))
-            : tf.linalg.matMul(x, y, MatMul.transposeA(p.transposeA()), MatMul.transposeB(p.transposeB()));
         int rank = batched ? 3 : 2;
-        corners.add(tf.reshape(tf.slice(z, tf.constant(new int[rank]), tf.constant(ones(rank))),
-            tf.constant(new int[] {1})));
+        if (kernel.bf16()) {
+          corners.add(corner(tf, tf.dtypes.cast(product(tf, p, kernel, tf.variable(tf.dtypes.cast(x, TBfloat16.class)),
+              tf.variable(tf.dtypes.cast(y, TBfloat16.class)), TBfloat16.class), TFloat32.class), rank));
+        } else {
+          corners.add(corner(tf, product(tf, p, kernel, tf.variable(x), tf.variable(y), TFloat32.class), rank));
+        }
       }
       if (corners.isEmpty()) {
         return 0;
@@ -64,9 +84,24 @@ final class ProductFloor {
     }
   }
 
-  private static Operand<TFloat32> random(Ops tf, long[] shape) {
-    return tf.variable(tf.random.randomUniform(tf.constant(shape), TFloat32.class));
+  private static <T extends TNumber> Operand<T> product(Ops tf, CtrModel.Product p, Kernel kernel, Operand<T> x,
+      Operand<T> y, Class<T> type) {
+    if (p.type().startsWith("BatchMatMul")) {
+      return tf.train.batchMatMul(x, y, type, BatchMatMul.adjX(p.transposeA()), BatchMatMul.adjY(p.transposeB()));
+    }
+    Operand<T> z = tf.linalg.matMul(x, y, MatMul.transposeA(p.transposeA()), MatMul.transposeB(p.transposeB()));
+    return kernel.bias() ? tf.nn.biasAdd(z, tf.variable(tf.zeros(tf.constant(new long[] {p.n()}), type))) : z;
   }
+
+  private static Operand<TFloat32> corner(Ops tf, Operand<TFloat32> z, int rank) {
+    return tf.reshape(tf.slice(z, tf.constant(new int[rank]), tf.constant(ones(rank))), tf.constant(new int[] {1}));
+  }
+
+  /** Random values in [0, 1), drawn once (the operands are variables, resident as a model's weights and inputs). */
+  private static Operand<TFloat32> random(Ops tf, long[] shape) {
+    return tf.random.randomUniform(tf.constant(shape), TFloat32.class);
+  }
+
 
   private static int[] ones(int n) {
     int[] v = new int[n];
