@@ -60,6 +60,14 @@ public interface Launcher extends AutoCloseable {
       return false;
     }
 
+    /**
+     * When it left the cluster's queue and started (Slurm's StartTime, ms since the epoch), if the cluster says;
+     * empty while it waits, when that is not known, and for a local process.
+     */
+    default java.util.OptionalLong startedUnixMs() {
+      return java.util.OptionalLong.empty();
+    }
+
     /** Stops it at once (it has nothing to save: its last completed epoch is on disk). */
     void kill();
   }

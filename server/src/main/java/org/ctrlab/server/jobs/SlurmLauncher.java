@@ -191,6 +191,7 @@ public final class SlurmLauncher implements Launcher {
     }
     SlurmJob job = new SlurmJob(run.getJobId());
     if (r.code == 0) {
+      job.started(field(r.out, "JobState"), field(r.out, "StartTime"));
       job.state = field(r.out, "JobState");
       job.reason = field(r.out, "Reason");
       if (FINAL.contains(job.state)) {
@@ -214,6 +215,8 @@ public final class SlurmLauncher implements Launcher {
     volatile String restarts = "";
     /** It outlived kill's scancels: when the poller sends scancel again (System.nanoTime()), else 0. */
     volatile long cancelAgainNanos;
+    /** When it left the queue and started (ms since the epoch), as Slurm last said; 0 while it waits or unknown. */
+    volatile long startedMs;
 
     SlurmJob(String id) {
       this.id = id;
@@ -247,6 +250,20 @@ public final class SlurmLauncher implements Launcher {
     @Override
     public boolean queued() {
       return "PENDING".equals(state);
+    }
+
+    @Override
+    public java.util.OptionalLong startedUnixMs() {
+      long t = startedMs;
+      return t > 0 ? java.util.OptionalLong.of(t) : java.util.OptionalLong.empty();
+    }
+
+    /**
+     * Takes Slurm's start time of the job's current run, given with the state it comes with (a pending job's is a
+     * forecast, not taken); before the state is set, so that whoever reads the new state reads this with it.
+     */
+    void started(String newState, String slurmTime) {
+      startedMs = "PENDING".equals(newState) ? 0 : time(slurmTime);
     }
 
     /** Whether it may still run: its state unknown, or not final (scancel is sent to it again). */
@@ -316,7 +333,8 @@ public final class SlurmLauncher implements Launcher {
     try {
       Map<String, SlurmJob> byId = new HashMap<>();
       list.forEach(j -> byId.put(j.id, j));
-      Result r = run(env, "squeue", "--states=all", "-h", "-o", "%i|%T|%r", "-j", String.join(",", byId.keySet()));
+      Result r = run(env, "squeue", "--states=all", "-h", "-o", "%i|%T|%r|%S", "-j",
+          String.join(",", byId.keySet()));
       Set<String> seen = new java.util.HashSet<>();
       for (String line : r.out.split("\n")) {
         String[] f = line.strip().split("\\|", -1);
@@ -325,6 +343,7 @@ public final class SlurmLauncher implements Launcher {
         }
         seen.add(f[0]);
         SlurmJob j = byId.get(f[0]);
+        j.started(f[1], f.length > 3 ? f[3] : "");
         j.state = f[1];
         j.reason = f[2];
         settle(j);
@@ -337,6 +356,7 @@ public final class SlurmLauncher implements Launcher {
             j.exit = new Exit(1, "slurm job " + j.id + " is no longer known to Slurm"
                 + (j.state == null ? "" : " (last seen " + j.state + ")"), true);
           } else if (s.code == 0 && !s.out.isBlank()) {
+            j.started(field(s.out, "JobState"), field(s.out, "StartTime"));
             j.state = field(s.out, "JobState");
             j.reason = field(s.out, "Reason");
             settle(j);
@@ -459,6 +479,21 @@ public final class SlurmLauncher implements Launcher {
         : " (" + j.reason + ")") + ": " + why, PLATFORM.contains(j.state));
   }
 
+  /**
+   * A time as squeue and scontrol print it, in ms since the epoch: seconds since the epoch, as they print them with
+   * the SLURM_TIME_FORMAT=%s this launcher runs them with, or Slurm's standard 2026-12-03T23:30:05 (the local time
+   * of the host running them, this server's); 0 for N/A, Unknown, None or anything else.
+   */
+  static long time(String slurmTime) {
+    String t = slurmTime.strip();
+    try {
+      return t.matches("\\d{9,12}") ? Long.parseLong(t) * 1000
+          : java.time.LocalDateTime.parse(t).atZone(java.time.ZoneId.systemDefault()).toInstant().toEpochMilli();
+    } catch (java.time.format.DateTimeParseException e) {
+      return 0;
+    }
+  }
+
   /** A KEY=VALUE field of a line of scontrol output ("" when absent). */
   public static String field(String scontrolLine, String key) {
     for (String f : scontrolLine.strip().split("\\s+")) {
@@ -475,6 +510,9 @@ public final class SlurmLauncher implements Launcher {
   private static Result run(Map<String, String> env, String... cmd) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().putAll(env);
+    if (!cmd[0].equals("sbatch")) {
+      pb.environment().put("SLURM_TIME_FORMAT", "%s"); // times as seconds since the epoch, whatever the time zone
+    }
     Process p = pb.start();
     StreamReader out = new StreamReader(p.getInputStream());
     StreamReader err = new StreamReader(p.getErrorStream());

@@ -79,6 +79,11 @@ public final class Supervisor implements AutoCloseable {
     long waitCountedToMs;
     /** The time the run's cluster jobs have waited in the cluster's queue, as recorded in its queued seconds. */
     long queuedMs;
+    /**
+     * A run followed again after a restart whose job waited in the cluster's queue when the last server saved the
+     * wait: the time up to which that server counted it. The rest is counted once the job's state is known (0: none).
+     */
+    long adoptedCountedToMs;
     /** Its limit in hours, for the message. */
     double limitHours;
     /** The run's recorded epochs when its current worker was started (or followed again). */
@@ -150,6 +155,7 @@ public final class Supervisor implements AutoCloseable {
           s.epochsAtStart = r.getEpochsCount();
           s.job = job.get();
           limit(s, r);
+          s.adoptedCountedToMs = r.getQueuedCountedToUnixMs();
         }
         LOG.atInfo().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
             .addKeyValue("worker", job.get().where()).log("run followed again after a server restart");
@@ -290,9 +296,12 @@ public final class Supervisor implements AutoCloseable {
           ended(s, exit.get());
         } else {
           recordStatus(s, now);
-          if (s.deadlineMs > 0 && s.waitCountedToMs == 0 && now >= s.deadlineMs) {
+          // A job followed again after a restart, which waited when last saved, counts as waiting since then until
+          // its state is known.
+          long waitingSince = s.waitCountedToMs > 0 ? s.waitCountedToMs : s.adoptedCountedToMs;
+          if (s.deadlineMs > 0 && waitingSince == 0 && now >= s.deadlineMs) {
             overtime(s, overtimeMessage(s.limitHours));
-          } else if (s.waitCountedToMs > 0 && s.queuedMs + now - s.waitCountedToMs >= limitMs(s)) {
+          } else if (waitingSince > 0 && s.queuedMs + now - waitingSince >= limitMs(s)) {
             overtime(s, queuedTooLongMessage(s.limitHours));
           }
         }
@@ -333,7 +342,7 @@ public final class Supervisor implements AutoCloseable {
     String msg = attempt == 1 ? "running" : "running again (attempt " + attempt + ")";
     Optional<Run> started = store.update(runId, r -> r.getState() != RunState.QUEUED || r.getAttempt() != attempt - 1
         ? null : r.toBuilder().setState(RunState.RUNNING).setAttempt(attempt).setClaim(0).setJobId("")
-            .setJobState("").setQueuePosition(0)
+            .setJobState("").setQueuedCountedToUnixMs(0).setQueuePosition(0)
             .setStartedUnixMs(r.getStartedUnixMs() == 0 ? now : r.getStartedUnixMs()).setWorker("").build(),
         Worker.state(RunState.RUNNING, msg));
     if (started.isEmpty()) {
@@ -352,27 +361,44 @@ public final class Supervisor implements AutoCloseable {
    */
   private void recordStatus(Slot s, long now) throws SQLException {
     boolean queued = s.job.queued();
-    if (queued && s.waitCountedToMs == 0) {
-      s.waitCountedToMs = now;
-    }
-    long addedMs = s.waitCountedToMs > 0 && (!queued || now - s.waitCountedToMs >= waitSaveMs(s))
-        ? now - s.waitCountedToMs : 0;
     String st = s.job.status();
+    long from = s.waitCountedToMs; // the start of the wait not counted yet, 0 if none
+    long waitEnd = now; // its end: now, to within a poll of the cluster
+    boolean adopted = s.adoptedCountedToMs > 0 && !st.isEmpty();
+    if (adopted) {
+      // The first known state of a job followed again after a restart, which waited when last saved: the wait not
+      // counted yet (since that save, and while no server ran) goes on from there if the job still waits, or lasted
+      // until the cluster started the job if it has left the queue since (Slurm's StartTime, whole seconds: to the
+      // end of that second); not counted when the cluster does not say when.
+      long started = s.job.startedUnixMs().orElse(0);
+      if (queued || started + 999 > s.adoptedCountedToMs) {
+        from = s.adoptedCountedToMs;
+        waitEnd = queued ? now : Math.min(now, started + 999);
+      }
+    }
+    if (queued) {
+      // Kept before the write: if it fails, the next tick counts from the same point.
+      s.waitCountedToMs = from = from == 0 ? now : from;
+    }
+    long addedMs = from > 0 && (!queued || now - from >= waitSaveMs(s)) ? Math.max(0, waitEnd - from) : 0;
     if (st.equals(s.status) && addedMs == 0) {
       return;
     }
     int attempt = s.attempt;
     double added = addedMs / 1e3;
+    long countedTo = !queued ? 0 : addedMs > 0 ? now : from;
     // Written first, the slot changed after: a failed write is tried again at the next tick, nothing counted twice
     // or lost.
     store.update(s.runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
-        : r.toBuilder().setJobState(st).setQueuedSeconds(r.getQueuedSeconds() + added).build())
+        : r.toBuilder().setJobState(st).setQueuedSeconds(r.getQueuedSeconds() + added)
+            .setQueuedCountedToUnixMs(countedTo).build())
         .ifPresent(observer::changed);
     s.status = st;
-    if (addedMs > 0) {
-      s.waitCountedToMs = queued ? now : 0;
-      s.queuedMs += addedMs;
-      s.deadlineMs += addedMs;
+    s.waitCountedToMs = countedTo;
+    s.queuedMs += addedMs;
+    s.deadlineMs += addedMs;
+    if (adopted) {
+      s.adoptedCountedToMs = 0;
     }
   }
 
@@ -396,6 +422,7 @@ public final class Supervisor implements AutoCloseable {
     s.queuedMs = (long) (run.getQueuedSeconds() * 1e3);
     s.deadlineMs = started + s.queuedMs + limitMs(s);
     s.waitCountedToMs = 0;
+    s.adoptedCountedToMs = 0; // start() sets it after, for a job followed again
   }
 
   /**
@@ -542,7 +569,8 @@ public final class Supervisor implements AutoCloseable {
       }
       return;
     }
-    if (s.deadlineMs > 0 && s.waitCountedToMs == 0 && System.currentTimeMillis() >= s.deadlineMs - 60_000) {
+    if (s.deadlineMs > 0 && s.waitCountedToMs == 0 && s.adoptedCountedToMs == 0
+        && System.currentTimeMillis() >= s.deadlineMs - 60_000) {
       // Ended at its limit (a cluster's time limit, set from it, kills it then): not a crash to retry.
       finish(s, RunState.FAILED, overtimeMessage(s.limitHours) + "; " + exit.cause(), null);
       return;
@@ -573,7 +601,7 @@ public final class Supervisor implements AutoCloseable {
     int attempt = s.attempt + 1;
     Optional<Run> again = store.update(runId, cur -> cur.getAttempt() != s.attempt ? null
         : cur.toBuilder().setAttempt(attempt).setClaim(0).setCrashes(crashes).setWorker("").setJobId("")
-            .setJobState("").build(),
+            .setJobState("").setQueuedCountedToUnixMs(0).build(),
         Worker.log(String.format("worker attempt %d %s; attempt %d resumes after epoch %d (%d of %d abnormal ends in"
             + " a row with no new epoch)", s.attempt, exit.cause(), attempt, epochs, crashes, settings.maxAttempts())));
     if (again.isPresent()) {
@@ -609,7 +637,7 @@ public final class Supervisor implements AutoCloseable {
     // Back in the queue. The attempt stays spent: a scheduler that timed out may still have taken the job, whose
     // worker must then find its attempt stale. A first start is not counted as a start.
     end(s, () -> store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
-        : r.toBuilder().setState(RunState.QUEUED).setWorker("").setJobId("").setJobState("")
+        : r.toBuilder().setState(RunState.QUEUED).setWorker("").setJobId("").setJobState("").setQueuedCountedToUnixMs(0)
             .setStartedUnixMs(attempt == 1 ? 0 : r.getStartedUnixMs()).build(),
         Worker.state(RunState.QUEUED, msg)).ifPresent(observer::changed));
   }
@@ -669,7 +697,7 @@ public final class Supervisor implements AutoCloseable {
 
   private static Run finished(Run.Builder b, RunState state, String message) {
     long now = System.currentTimeMillis();
-    return b.setState(state).setMessage(message).setFinishedUnixMs(now).setQueuePosition(0)
+    return b.setState(state).setMessage(message).setFinishedUnixMs(now).setQueuePosition(0).setQueuedCountedToUnixMs(0)
         .setTotalSeconds(b.getStartedUnixMs() == 0 ? 0 : (now - b.getStartedUnixMs()) / 1e3).build();
   }
 
@@ -687,6 +715,7 @@ public final class Supervisor implements AutoCloseable {
     s.deadlineMs = 0;
     s.waitCountedToMs = 0;
     s.queuedMs = 0;
+    s.adoptedCountedToMs = 0;
     s.ending = null;
     if (s.index >= settings.slots()) {
       slots.remove(s);
@@ -753,7 +782,7 @@ public final class Supervisor implements AutoCloseable {
   /** Puts a RUNNING run back in the queue, first in line, to resume from its last completed epoch. */
   private void requeue(String runId, String why) throws SQLException {
     Optional<Run> back = store.update(runId, r -> r.getState() != RunState.RUNNING ? null
-        : r.toBuilder().setState(RunState.QUEUED).setWorker("").build(),
+        : r.toBuilder().setState(RunState.QUEUED).setWorker("").setQueuedCountedToUnixMs(0).build(),
         Worker.log(why + " during its epoch; it resumes after its last completed epoch, ahead of the queue"),
         Worker.state(RunState.QUEUED, "waiting to resume"));
     back.ifPresent(r -> {

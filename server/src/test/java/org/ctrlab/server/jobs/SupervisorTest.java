@@ -2,6 +2,7 @@ package org.ctrlab.server.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -89,6 +90,8 @@ class SupervisorTest {
       volatile Launcher.Exit exit;
       /** The cluster's word for the job, e.g. "PENDING (Resources)". */
       volatile String status = "";
+      /** When the cluster started it (ms since the epoch), 0 if it does not say. */
+      volatile long startedMs;
       final AtomicInteger kills = new AtomicInteger();
 
       @Override
@@ -99,6 +102,11 @@ class SupervisorTest {
       @Override
       public boolean queued() {
         return status.startsWith("PENDING");
+      }
+
+      @Override
+      public java.util.OptionalLong startedUnixMs() {
+        return startedMs > 0 ? java.util.OptionalLong.of(startedMs) : java.util.OptionalLong.empty();
       }
 
       @Override
@@ -348,6 +356,119 @@ class SupervisorTest {
         assertEquals(RunState.FAILED, r.getState(), r.getMessage());
         assertTrue(r.getMessage().startsWith("ended: its cluster jobs waited in the cluster's queue"), r.getMessage());
         assertTrue(took < 3_200, "the wait before the restart counts: it ended " + took + " ms after the restart");
+      }
+    }
+  }
+
+  @Test
+  void aWaitWhileNoServerRanCountsUpToTheClustersStartOfTheJob() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      String id = "000000000017";
+      queueWithLimit(store, id, 1.0, 1); // an hour: a wait is saved every 30 s
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      Supervisor first = supervisor(store, launcher, 1);
+      first.tick();
+      launcher.last.status = "PENDING (Priority)";
+      first.tick();
+      Run saved = store.get(id).orElseThrow();
+      long countedTo = saved.getQueuedCountedToUnixMs();
+      assertTrue(countedTo > 0, "the record says up to when the wait is counted: " + saved);
+      assertEquals(0.0, saved.getQueuedSeconds());
+      // The server dies (the first supervisor is left as it is); while none runs, the job waits 2 s more, then the
+      // cluster starts it, and it has run for two seconds when the next server follows it.
+      launcher.last.status = "RUNNING";
+      launcher.last.startedMs = countedTo + 2_000;
+      Thread.sleep(Math.max(0, countedTo + 4_000 - System.currentTimeMillis()));
+      launcher.adoptable = launcher.last;
+      try (Supervisor again = supervisor(store, launcher, 1)) {
+        again.start();
+        Run r = store.get(id).orElseThrow();
+        for (long until = System.currentTimeMillis() + 5_000; !r.getJobState().equals("RUNNING")
+            && System.currentTimeMillis() < until; r = store.get(id).orElseThrow()) {
+          Thread.sleep(20);
+        }
+        assertEquals("RUNNING", r.getJobState());
+        // Slurm gives whole seconds: the wait is counted to the end of the second the job started in.
+        assertEquals(2.999, r.getQueuedSeconds(), 1e-9, "the wait up to the cluster's start, not to the restart");
+        assertEquals(0, r.getQueuedCountedToUnixMs(), "no job waits now");
+      }
+    }
+  }
+
+  @Test
+  void aWaitWhileNoServerRanCountsWhenTheJobStillWaits() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      String id = "000000000018";
+      queueWithLimit(store, id, 6.0 / 3600, 1); // six seconds: a wait is saved every 300 ms
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      Supervisor first = supervisor(store, launcher, 1);
+      first.tick();
+      launcher.last.status = "PENDING (Priority)";
+      Run saved = store.get(id).orElseThrow();
+      for (long until = System.currentTimeMillis() + 3_000; saved.getQueuedSeconds() < 0.5
+          && System.currentTimeMillis() < until; saved = store.get(id).orElseThrow()) {
+        tickFor(first, 50);
+      }
+      assertTrue(saved.getQueuedSeconds() >= 0.5, saved.toString());
+      // Down for 1.5 s while the job waits on: the next server counts that too, at its first save (at once: more
+      // than 300 ms have passed since the last one), and nothing twice.
+      Thread.sleep(1_500);
+      launcher.adoptable = launcher.last;
+      try (Supervisor again = supervisor(store, launcher, 1)) {
+        again.start();
+        Run r = store.get(id).orElseThrow();
+        for (long until = System.currentTimeMillis() + 5_000; r.getQueuedSeconds() == saved.getQueuedSeconds()
+            && System.currentTimeMillis() < until; r = store.get(id).orElseThrow()) {
+          Thread.sleep(20);
+        }
+        long seen = System.currentTimeMillis();
+        double want = saved.getQueuedSeconds() + 1.5;
+        assertTrue(r.getQueuedSeconds() >= want, "the wait while no server ran counts: " + r.getQueuedSeconds()
+            + " s, want at least " + want);
+        assertTrue(r.getQueuedSeconds() <= saved.getQueuedSeconds()
+            + (seen - saved.getQueuedCountedToUnixMs()) / 1e3 + 1e-3, "no more than the wait since the last save: "
+            + r.getQueuedSeconds());
+        assertEquals(RunState.RUNNING, r.getState(), r.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void anAdoptedJobThatEndedBeforeItsStateWasKnownLeavesItsWaitOutOfTheNextAttempt() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      String id = "000000000019";
+      queueWithLimit(store, id, 1.0, 1);
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      Supervisor first = supervisor(store, launcher, 1);
+      first.tick();
+      launcher.last.status = "PENDING (Priority)";
+      first.tick();
+      assertTrue(store.get(id).orElseThrow().getQueuedCountedToUnixMs() > 0);
+      // While no server runs, the job starts and fails; the next server finds it ended and starts attempt 2, whose
+      // job waits: its wait starts then, not at the last save of attempt 1's.
+      FlakyLauncher.FakeJob old = launcher.last;
+      old.status = "FAILED";
+      old.exit = new Launcher.Exit(1, "exited with status 1", false);
+      Thread.sleep(1_000);
+      launcher.adoptable = old;
+      long restarted = System.currentTimeMillis();
+      try (Supervisor again = supervisor(store, launcher, 1)) {
+        again.start();
+        for (long until = System.currentTimeMillis() + 5_000; launcher.last == old
+            && System.currentTimeMillis() < until;) {
+          Thread.sleep(20);
+        }
+        assertNotSame(old, launcher.last, "attempt 2 is started");
+        launcher.last.status = "PENDING (Priority)";
+        Run r = store.get(id).orElseThrow();
+        for (long until = System.currentTimeMillis() + 5_000; !r.getJobState().startsWith("PENDING")
+            && System.currentTimeMillis() < until; r = store.get(id).orElseThrow()) {
+          Thread.sleep(20);
+        }
+        assertEquals(2, r.getAttempt());
+        assertTrue(r.getQueuedCountedToUnixMs() >= restarted, "attempt 2's wait is counted from when it began: "
+            + (r.getQueuedCountedToUnixMs() - restarted) + " ms after the restart");
+        assertEquals(0.0, r.getQueuedSeconds());
       }
     }
   }
