@@ -191,9 +191,7 @@ public final class SlurmLauncher implements Launcher {
     }
     SlurmJob job = new SlurmJob(run.getJobId());
     if (r.code == 0) {
-      job.started(field(r.out, "JobState"), field(r.out, "StartTime"));
-      job.state = field(r.out, "JobState");
-      job.reason = field(r.out, "Reason");
+      job.seen(r.out);
       if (FINAL.contains(job.state)) {
         job.exit = finalExit(job);
       }
@@ -259,11 +257,19 @@ public final class SlurmLauncher implements Launcher {
     }
 
     /**
-     * Takes Slurm's start time of the job's current run, given with the state it comes with (a pending job's is a
-     * forecast, not taken); before the state is set, so that whoever reads the new state reads this with it.
+     * Takes what Slurm says of the job: its state, the reason and the start time of its current run (a pending
+     * job's is a forecast, not taken). The start time is set before the state, so that whoever reads the new state
+     * reads the start time that came with it.
      */
-    void started(String newState, String slurmTime) {
+    void seen(String newState, String newReason, String slurmTime) {
       startedMs = "PENDING".equals(newState) ? 0 : time(slurmTime);
+      state = newState;
+      reason = newReason;
+    }
+
+    /** {@link #seen(String, String, String)} from a line of scontrol show job -o. */
+    void seen(String scontrolLine) {
+      seen(field(scontrolLine, "JobState"), field(scontrolLine, "Reason"), field(scontrolLine, "StartTime"));
     }
 
     /** Whether it may still run: its state unknown, or not final (scancel is sent to it again). */
@@ -343,9 +349,7 @@ public final class SlurmLauncher implements Launcher {
         }
         seen.add(f[0]);
         SlurmJob j = byId.get(f[0]);
-        j.started(f[1], f.length > 3 ? f[3] : "");
-        j.state = f[1];
-        j.reason = f[2];
+        j.seen(f[1], f[2], f.length > 3 ? f[3] : "");
         settle(j);
       }
       for (SlurmJob j : list) {
@@ -356,9 +360,7 @@ public final class SlurmLauncher implements Launcher {
             j.exit = new Exit(1, "slurm job " + j.id + " is no longer known to Slurm"
                 + (j.state == null ? "" : " (last seen " + j.state + ")"), true);
           } else if (s.code == 0 && !s.out.isBlank()) {
-            j.started(field(s.out, "JobState"), field(s.out, "StartTime"));
-            j.state = field(s.out, "JobState");
-            j.reason = field(s.out, "Reason");
+            j.seen(s.out);
             settle(j);
           }
         }

@@ -40,7 +40,10 @@ final class ProductFloor {
     return millis(products, threads, steps, Kernel.FLOAT32);
   }
 
-  /** {@link #millis(List, int, int)} with the products run as the given kernel (a bias only on plain products). */
+  /**
+   * {@link #millis(List, int, int)} with the products run as the given kernel (the bias only on MatMul products; a
+   * BatchMatMul runs bare).
+   */
   static double millis(List<CtrModel.Product> products, int threads, int steps, Kernel kernel) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
@@ -97,11 +100,10 @@ final class ProductFloor {
     return tf.reshape(tf.slice(z, tf.constant(new int[rank]), tf.constant(ones(rank))), tf.constant(new int[] {1}));
   }
 
-  /** Random values in [0, 1), drawn once (the operands are variables, resident as a model's weights and inputs). */
+  /** Random values in [0, 1), for a variable's initial value (drawn once: operands resident as a model's are). */
   private static Operand<TFloat32> random(Ops tf, long[] shape) {
     return tf.random.randomUniform(tf.constant(shape), TFloat32.class);
   }
-
 
   private static int[] ones(int n) {
     int[] v = new int[n];
