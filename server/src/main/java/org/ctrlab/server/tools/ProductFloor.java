@@ -57,8 +57,9 @@ final class ProductFloor {
         Operand<TFloat32> y = random(tf, batched ? new long[] {p.batch(), b[0], b[1]} : b);
         int rank = batched ? 3 : 2;
         if (kernel.bf16()) {
-          corners.add(corner(tf, tf.dtypes.cast(product(tf, p, kernel, tf.variable(tf.dtypes.cast(x, TBfloat16.class)),
-              tf.variable(tf.dtypes.cast(y, TBfloat16.class)), TBfloat16.class), TFloat32.class), rank));
+          // The element is taken in bf16 and only it cast: the product's output is not passed over again.
+          corners.add(tf.dtypes.cast(corner(tf, product(tf, p, kernel, tf.variable(tf.dtypes.cast(x, TBfloat16.class)),
+              tf.variable(tf.dtypes.cast(y, TBfloat16.class)), TBfloat16.class), rank), TFloat32.class));
         } else {
           corners.add(corner(tf, product(tf, p, kernel, tf.variable(x), tf.variable(y), TFloat32.class), rank));
         }
@@ -96,7 +97,7 @@ final class ProductFloor {
     return kernel.bias() ? tf.nn.biasAdd(z, tf.variable(tf.zeros(tf.constant(new long[] {p.n()}), type))) : z;
   }
 
-  private static Operand<TFloat32> corner(Ops tf, Operand<TFloat32> z, int rank) {
+  private static <T extends TNumber> Operand<T> corner(Ops tf, Operand<T> z, int rank) {
     return tf.reshape(tf.slice(z, tf.constant(new int[rank]), tf.constant(ones(rank))), tf.constant(new int[] {1}));
   }
 
