@@ -2,6 +2,7 @@ package org.ctrlab.server.jobs;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.ctrlab.api.v1.Run;
@@ -93,6 +94,18 @@ public interface Launcher extends AutoCloseable {
    * epoch.
    */
   Optional<Job> adopt(Run run) throws IOException;
+
+  /**
+   * {@link #adopt(Run)} for each of the runs, in their order; a launcher that can ask its platform about all of them
+   * at once (Slurm: one squeue) does, so that a server's start does not ask once per run.
+   */
+  default List<Optional<Job>> adopt(List<Run> runs) throws IOException {
+    List<Optional<Job>> jobs = new java.util.ArrayList<>(runs.size());
+    for (Run run : runs) {
+      jobs.add(adopt(run));
+    }
+    return jobs;
+  }
 
   /** Whether jobs go on when the server stops (a cluster's) rather than being stopped with it (child processes). */
   default boolean jobsOutliveTheServer() {

@@ -53,11 +53,19 @@ public final class SlurmLauncher implements Launcher {
   private final List<String> workerArgs;
   private final Map<String, String> env;
   private final String classPath;
+  private final Path bin;
   private final Map<String, SlurmJob> jobs = new ConcurrentHashMap<>();
   private final Thread poller;
   private volatile boolean closed;
 
   public SlurmLauncher(Settings settings, List<String> jvmOptions, List<String> workerArgs, Map<String, String> env) {
+    this(settings, jvmOptions, workerArgs, env, null);
+  }
+
+  /** With Slurm's commands taken from the folder {@code bin} (null: found on the server's PATH). */
+  SlurmLauncher(Settings settings, List<String> jvmOptions, List<String> workerArgs, Map<String, String> env,
+      Path bin) {
+    this.bin = bin;
     this.settings = settings;
     this.jvmOptions = List.copyOf(jvmOptions);
     this.workerArgs = List.copyOf(workerArgs);
@@ -156,7 +164,7 @@ public final class SlurmLauncher implements Launcher {
     if (settings.gpusPerRun() > 0) {
       jobEnv.put("TF_FORCE_GPU_ALLOW_GROWTH", "true");
     }
-    Result r = run(jobEnv, "sbatch", "--parsable", script.toString());
+    Result r = slurm(jobEnv, "sbatch", "--parsable", script.toString());
     if (r.code != 0) {
       String err = r.err.strip().replace('\n', ' ');
       if (passing(err)) {
@@ -181,7 +189,7 @@ public final class SlurmLauncher implements Launcher {
     // still runs. Its state stays unknown (status "") until the poller has it.
     Result r;
     try {
-      r = run(env, "scontrol", "show", "job", "-o", run.getJobId());
+      r = slurm(env, "scontrol", "show", "job", "-o", run.getJobId());
     } catch (IOException e) {
       LOG.warn("cannot ask Slurm about job {} now ({}); following it", run.getJobId(), e.getMessage());
       r = new Result(-1, "", "");
@@ -198,6 +206,60 @@ public final class SlurmLauncher implements Launcher {
     }
     jobs.put(job.id, job);
     return Optional.of(job);
+  }
+
+  /**
+   * The runs' jobs with one squeue (in chunks of {@link #IDS_PER_SQUEUE} ids); a job squeue does not list, or all of
+   * them when it cannot answer, is asked about on its own ({@link #adopt(Run)}: scontrol, which tells a job Slurm no
+   * longer knows from one it cannot say about now).
+   */
+  @Override
+  public List<Optional<Job>> adopt(List<Run> runs) throws IOException {
+    List<String> ids = runs.stream().map(Run::getJobId).filter(id -> !id.isEmpty()).distinct().toList();
+    Map<String, String[]> listed = new HashMap<>();
+    for (int i = 0; i < ids.size(); i += IDS_PER_SQUEUE) {
+      try {
+        listed.putAll(queue(ids.subList(i, Math.min(ids.size(), i + IDS_PER_SQUEUE))));
+      } catch (IOException e) {
+        LOG.warn("cannot read Slurm's queue now ({}); asking about each job on its own", e.getMessage());
+      }
+    }
+    List<Optional<Job>> out = new ArrayList<>(runs.size());
+    for (Run run : runs) {
+      String[] f = listed.get(run.getJobId());
+      if (f == null) {
+        out.add(adopt(run));
+        continue;
+      }
+      SlurmJob job = new SlurmJob(run.getJobId());
+      job.seen(f[1], f[2], f[3]);
+      if (FINAL.contains(job.state)) {
+        job.exit = finalExit(job);
+      }
+      jobs.put(job.id, job);
+      out.add(Optional.of(job));
+    }
+    return out;
+  }
+
+  /** How many job ids one squeue is given at most. */
+  static final int IDS_PER_SQUEUE = 500;
+
+  /**
+   * What squeue lists of the given jobs (of any state it still knows): each job's id, state, reason and start time,
+   * by id. A job it does not list is not in the map.
+   */
+  private Map<String, String[]> queue(java.util.Collection<String> ids) throws IOException {
+    Result r = slurm(env, "squeue", "--states=all", "-h", "-o", "%i|%T|%r|%S", "-j", String.join(",", ids));
+    Set<String> asked = Set.copyOf(ids);
+    Map<String, String[]> listed = new HashMap<>();
+    for (String line : r.out.split("\n")) {
+      String[] f = line.strip().split("\\|", -1);
+      if (f.length >= 3 && asked.contains(f[0])) {
+        listed.put(f[0], f.length > 3 ? f : new String[] {f[0], f[1], f[2], ""});
+      }
+    }
+    return listed;
   }
 
   private final class SlurmJob implements Job {
@@ -306,7 +368,7 @@ public final class SlurmLauncher implements Launcher {
 
     private void scancel() {
       try {
-        Result r = run(env, "scancel", id);
+        Result r = slurm(env, "scancel", id);
         if (r.code != 0) {
           LOG.warn("scancel {} failed (exit status {}): {}", id, r.code, r.err.strip());
         }
@@ -339,23 +401,16 @@ public final class SlurmLauncher implements Launcher {
     try {
       Map<String, SlurmJob> byId = new HashMap<>();
       list.forEach(j -> byId.put(j.id, j));
-      Result r = run(env, "squeue", "--states=all", "-h", "-o", "%i|%T|%r|%S", "-j",
-          String.join(",", byId.keySet()));
-      Set<String> seen = new java.util.HashSet<>();
-      for (String line : r.out.split("\n")) {
-        String[] f = line.strip().split("\\|", -1);
-        if (f.length < 3 || !byId.containsKey(f[0])) {
-          continue;
-        }
-        seen.add(f[0]);
+      Map<String, String[]> listed = queue(byId.keySet());
+      for (String[] f : listed.values()) {
         SlurmJob j = byId.get(f[0]);
-        j.seen(f[1], f[2], f.length > 3 ? f[3] : "");
+        j.seen(f[1], f[2], f[3]);
         settle(j);
       }
       for (SlurmJob j : list) {
-        if (!seen.contains(j.id) && j.exit == null) {
+        if (!listed.containsKey(j.id) && j.exit == null) {
           // Not listed: finished long ago, or unknown to this controller. scontrol says which.
-          Result s = run(env, "scontrol", "show", "job", "-o", j.id);
+          Result s = slurm(env, "scontrol", "show", "job", "-o", j.id);
           if (s.code != 0 && (s.err + s.out).contains("Invalid job id")) {
             j.exit = new Exit(1, "slurm job " + j.id + " is no longer known to Slurm"
                 + (j.state == null ? "" : " (last seen " + j.state + ")"), true);
@@ -448,7 +503,7 @@ public final class SlurmLauncher implements Launcher {
   /** What scontrol says of a job now, or null when it cannot say. */
   private Look look(SlurmJob j) {
     try {
-      Result s = run(env, "scontrol", "show", "job", "-o", j.id);
+      Result s = slurm(env, "scontrol", "show", "job", "-o", j.id);
       return s.code == 0 ? new Look(field(s.out, "JobState"), field(s.out, "Restarts")) : null;
     } catch (IOException e) {
       return null;
@@ -460,7 +515,7 @@ public final class SlurmLauncher implements Launcher {
     int status = 1;
     int signal = 0;
     try {
-      Result s = run(env, "scontrol", "show", "job", "-o", j.id);
+      Result s = slurm(env, "scontrol", "show", "job", "-o", j.id);
       String ec = field(s.out, "ExitCode");
       if (ec.contains(":")) {
         status = Integer.parseInt(ec.substring(0, ec.indexOf(':')));
@@ -508,11 +563,20 @@ public final class SlurmLauncher implements Launcher {
 
   private record Result(int code, String out, String err) {}
 
+  /** {@link #run} with the command taken from {@link #bin} when it is set. */
+  private Result slurm(Map<String, String> env, String... cmd) throws IOException {
+    if (bin != null) {
+      cmd = cmd.clone();
+      cmd[0] = bin.resolve(cmd[0]).toString();
+    }
+    return run(env, cmd);
+  }
+
   /** Runs a Slurm command, reading its output as it comes; one that does not end within 60 s is killed. */
   private static Result run(Map<String, String> env, String... cmd) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().putAll(env);
-    if (!cmd[0].equals("sbatch")) {
+    if (!cmd[0].endsWith("sbatch")) {
       pb.environment().put("SLURM_TIME_FORMAT", "%s"); // times as seconds since the epoch, whatever the time zone
     }
     Process p = pb.start();

@@ -145,8 +145,11 @@ public final class Supervisor implements AutoCloseable {
    * stopped again, a cluster's job holding a slot until it ends. Then starts the loop.
    */
   public void start() throws SQLException, IOException {
-    for (Run r : store.inState(RunState.RUNNING)) {
-      Optional<Launcher.Job> job = launcher.adopt(r);
+    List<Run> running = store.inState(RunState.RUNNING);
+    List<Optional<Launcher.Job>> followed = launcher.adopt(running);
+    for (int i = 0; i < running.size(); i++) {
+      Run r = running.get(i);
+      Optional<Launcher.Job> job = followed.get(i);
       if (job.isPresent()) {
         synchronized (this) {
           Slot s = freeSlot();
@@ -163,12 +166,12 @@ public final class Supervisor implements AutoCloseable {
         requeue(r.getRunId(), "the server stopped");
       }
     }
-    for (Run r : store.endedSince(System.currentTimeMillis() - OUTLIVED_LOOKBACK_MS, RunState.CANCELLED,
-        RunState.FAILED)) {
-      if (r.getWorker().isEmpty()) {
-        continue; // it never started
-      }
-      Optional<Launcher.Job> job = launcher.adopt(r); // a local worker still there is stopped by it
+    List<Run> ended = store.endedSince(System.currentTimeMillis() - OUTLIVED_LOOKBACK_MS, RunState.CANCELLED,
+        RunState.FAILED).stream().filter(r -> !r.getWorker().isEmpty()).toList(); // not those that never started
+    List<Optional<Launcher.Job>> outlived = launcher.adopt(ended); // a local worker still there is stopped by it
+    for (int i = 0; i < ended.size(); i++) {
+      Run r = ended.get(i);
+      Optional<Launcher.Job> job = outlived.get(i);
       if (job.isEmpty() || job.get().exit().isPresent() || job.get().status().isEmpty()) {
         continue; // gone, ended, or the cluster could not say: no slot is held on a guess
       }
