@@ -69,6 +69,14 @@ public interface Launcher extends AutoCloseable {
       return java.util.OptionalLong.empty();
     }
 
+    /**
+     * When it last entered the cluster's queue (Slurm's SubmitTime: its submission, or its last requeue, which Slurm
+     * counts as a new submission), ms since the epoch, if the cluster says; empty for a local process.
+     */
+    default java.util.OptionalLong queuedSinceUnixMs() {
+      return java.util.OptionalLong.empty();
+    }
+
     /** Stops it at once (it has nothing to save: its last completed epoch is on disk). */
     void kill();
   }

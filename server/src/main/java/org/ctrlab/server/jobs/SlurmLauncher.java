@@ -232,7 +232,7 @@ public final class SlurmLauncher implements Launcher {
         continue;
       }
       SlurmJob job = new SlurmJob(run.getJobId());
-      job.seen(f[1], f[2], f[3]);
+      job.seen(f[1], f[2], f[3], f[4]);
       if (FINAL.contains(job.state)) {
         job.exit = finalExit(job);
       }
@@ -246,17 +246,19 @@ public final class SlurmLauncher implements Launcher {
   static final int IDS_PER_SQUEUE = 500;
 
   /**
-   * What squeue lists of the given jobs (of any state it still knows): each job's id, state, reason and start time,
-   * by id. A job it does not list is not in the map.
+   * What squeue lists of the given jobs (of any state it still knows): each job's id, state, reason, start time and
+   * submit time, by id. A job it does not list is not in the map.
    */
   private Map<String, String[]> queue(java.util.Collection<String> ids) throws IOException {
-    Result r = slurm(env, "squeue", "--states=all", "-h", "-o", "%i|%T|%r|%S", "-j", String.join(",", ids));
+    Result r = slurm(env, "squeue", "--states=all", "-h", "-o", "%i|%T|%r|%S|%V", "-j", String.join(",", ids));
     Set<String> asked = Set.copyOf(ids);
     Map<String, String[]> listed = new HashMap<>();
     for (String line : r.out.split("\n")) {
       String[] f = line.strip().split("\\|", -1);
       if (f.length >= 3 && asked.contains(f[0])) {
-        listed.put(f[0], f.length > 3 ? f : new String[] {f[0], f[1], f[2], ""});
+        String[] all = java.util.Arrays.copyOf(f, 5);
+        java.util.Arrays.setAll(all, i -> all[i] == null ? "" : all[i]); // a field squeue left out: no time
+        listed.put(f[0], all);
       }
     }
     return listed;
@@ -277,6 +279,8 @@ public final class SlurmLauncher implements Launcher {
     volatile long cancelAgainNanos;
     /** When it left the queue and started (ms since the epoch), as Slurm last said; 0 while it waits or unknown. */
     volatile long startedMs;
+    /** When it last entered the queue (Slurm's SubmitTime, ms since the epoch), as Slurm last said; 0 if unknown. */
+    volatile long submittedMs;
 
     SlurmJob(String id) {
       this.id = id;
@@ -318,20 +322,28 @@ public final class SlurmLauncher implements Launcher {
       return t > 0 ? java.util.OptionalLong.of(t) : java.util.OptionalLong.empty();
     }
 
+    @Override
+    public java.util.OptionalLong queuedSinceUnixMs() {
+      long t = submittedMs;
+      return t > 0 ? java.util.OptionalLong.of(t) : java.util.OptionalLong.empty();
+    }
+
     /**
-     * Takes what Slurm says of the job: its state, the reason and the start time of its current run (a pending
-     * job's is a forecast, not taken). The start time is set before the state, so that whoever reads the new state
-     * reads the start time that came with it.
+     * Takes what Slurm says of the job: its state, the reason, the start time of its current run (a pending job's
+     * is a forecast, not taken) and when it last entered the queue. The times are set before the state, so that
+     * whoever reads the new state reads the times that came with it.
      */
-    void seen(String newState, String newReason, String slurmTime) {
-      startedMs = "PENDING".equals(newState) ? 0 : time(slurmTime);
+    void seen(String newState, String newReason, String startTime, String submitTime) {
+      startedMs = "PENDING".equals(newState) ? 0 : time(startTime);
+      submittedMs = time(submitTime);
       state = newState;
       reason = newReason;
     }
 
-    /** {@link #seen(String, String, String)} from a line of scontrol show job -o. */
+    /** {@link #seen(String, String, String, String)} from a line of scontrol show job -o. */
     void seen(String scontrolLine) {
-      seen(field(scontrolLine, "JobState"), field(scontrolLine, "Reason"), field(scontrolLine, "StartTime"));
+      seen(field(scontrolLine, "JobState"), field(scontrolLine, "Reason"), field(scontrolLine, "StartTime"),
+          field(scontrolLine, "SubmitTime"));
     }
 
     /** Whether it may still run: its state unknown, or not final (scancel is sent to it again). */
@@ -404,7 +416,7 @@ public final class SlurmLauncher implements Launcher {
       Map<String, String[]> listed = queue(byId.keySet());
       for (String[] f : listed.values()) {
         SlurmJob j = byId.get(f[0]);
-        j.seen(f[1], f[2], f[3]);
+        j.seen(f[1], f[2], f[3], f[4]);
         settle(j);
       }
       for (SlurmJob j : list) {

@@ -84,6 +84,8 @@ public final class Supervisor implements AutoCloseable {
      * wait: the time up to which that server counted it. The rest is counted once the job's state is known (0: none).
      */
     long adoptedCountedToMs;
+    /** A run followed again after a restart whose job's state is not known yet. */
+    boolean followedAgain;
     /** Its limit in hours, for the message. */
     double limitHours;
     /** The run's recorded epochs when its current worker was started (or followed again). */
@@ -159,6 +161,7 @@ public final class Supervisor implements AutoCloseable {
           s.job = job.get();
           limit(s, r);
           s.adoptedCountedToMs = r.getQueuedCountedToUnixMs();
+          s.followedAgain = true;
         }
         LOG.atInfo().addKeyValue("run", r.getRunId()).addKeyValue("owner", r.getOwner())
             .addKeyValue("worker", job.get().where()).log("run followed again after a server restart");
@@ -367,15 +370,22 @@ public final class Supervisor implements AutoCloseable {
     String st = s.job.status();
     long from = s.waitCountedToMs; // the start of the wait not counted yet, 0 if none
     long waitEnd = now; // its end: now, to within a poll of the cluster
-    boolean adopted = s.adoptedCountedToMs > 0 && !st.isEmpty();
+    boolean adopted = s.followedAgain && !st.isEmpty();
     if (adopted) {
-      // The first known state of a job followed again after a restart, which waited when last saved: the wait not
+      // The first known state of a job followed again after a restart. If it waited when last saved, the wait not
       // counted yet (since that save, and while no server ran) goes on from there if the job still waits, or lasted
       // until the cluster started the job if it has left the queue since (Slurm's StartTime, whole seconds: to the
-      // end of that second); not counted when the cluster does not say when.
+      // end of that second); not counted when the cluster does not say when. If the cluster requeued the job after
+      // that save (Slurm's SubmitTime is then the requeue's), or after the job had started, it ran in between: only
+      // the wait since the requeue is known, and counted.
+      long counted = s.adoptedCountedToMs;
+      long requeued = s.job.queuedSinceUnixMs().orElse(0);
+      if (requeued > counted && (counted > 0 || queued)) {
+        counted = requeued;
+      }
       long started = s.job.startedUnixMs().orElse(0);
-      if (queued || started + 999 > s.adoptedCountedToMs) {
-        from = s.adoptedCountedToMs;
+      if (counted > 0 && (queued || started + 999 > counted)) {
+        from = counted;
         waitEnd = queued ? now : Math.min(now, started + 999);
       }
     }
@@ -402,6 +412,7 @@ public final class Supervisor implements AutoCloseable {
     s.deadlineMs += addedMs;
     if (adopted) {
       s.adoptedCountedToMs = 0;
+      s.followedAgain = false;
     }
   }
 
@@ -426,6 +437,7 @@ public final class Supervisor implements AutoCloseable {
     s.deadlineMs = started + s.queuedMs + limitMs(s);
     s.waitCountedToMs = 0;
     s.adoptedCountedToMs = 0; // start() sets it after, for a job followed again
+    s.followedAgain = false;
   }
 
   /**
@@ -719,6 +731,7 @@ public final class Supervisor implements AutoCloseable {
     s.waitCountedToMs = 0;
     s.queuedMs = 0;
     s.adoptedCountedToMs = 0;
+    s.followedAgain = false;
     s.ending = null;
     if (s.index >= settings.slots()) {
       slots.remove(s);

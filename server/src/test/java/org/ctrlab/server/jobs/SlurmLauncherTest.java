@@ -51,9 +51,9 @@ class SlurmLauncherTest {
     Path calls = dir.resolve("calls");
     script(dir, "squeue", """
         echo "squeue $*" >> CALLS
-        echo "11|RUNNING|None|1796340569"
-        echo "12|PENDING|Priority|1796999999"
-        echo "13|COMPLETED|None|1796340000"
+        echo "11|RUNNING|None|1796340569|1796340500"
+        echo "12|PENDING|BeginTime|1796999999|1796340600"
+        echo "13|COMPLETED|None|1796340000|1796339000"
         """.replace("CALLS", calls.toString()));
     script(dir, "scontrol", """
         echo "scontrol $*" >> CALLS
@@ -71,11 +71,13 @@ class SlurmLauncherTest {
       assertEquals(1_796_340_569_000L, jobs.get(0).orElseThrow().startedUnixMs().getAsLong());
       assertTrue(jobs.get(1).orElseThrow().queued());
       assertFalse(jobs.get(1).orElseThrow().startedUnixMs().isPresent(), "a pending job's start is a forecast");
+      assertEquals(1_796_340_600_000L, jobs.get(1).orElseThrow().queuedSinceUnixMs().getAsLong(),
+          "when it entered the queue (a requeue's time)");
       assertEquals(0, jobs.get(2).orElseThrow().exit().orElseThrow().code());
       assertTrue(jobs.get(3).isEmpty(), "a job Slurm no longer knows is not followed");
       assertTrue(jobs.get(4).isEmpty(), "a run without a job");
       List<String> asked = Files.readAllLines(calls);
-      assertEquals(List.of("squeue --states=all -h -o %i|%T|%r|%S -j 11,12,13,14", "scontrol show job -o 13",
+      assertEquals(List.of("squeue --states=all -h -o %i|%T|%r|%S|%V -j 11,12,13,14", "scontrol show job -o 13",
           "scontrol show job -o 14"), asked);
     }
   }

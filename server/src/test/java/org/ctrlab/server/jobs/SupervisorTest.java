@@ -92,6 +92,8 @@ class SupervisorTest {
       volatile String status = "";
       /** When the cluster started it (ms since the epoch), 0 if it does not say. */
       volatile long startedMs;
+      /** When it last entered the cluster's queue (ms since the epoch: a requeue's time), 0 if it does not say. */
+      volatile long queuedSinceMs;
       final AtomicInteger kills = new AtomicInteger();
 
       @Override
@@ -107,6 +109,11 @@ class SupervisorTest {
       @Override
       public java.util.OptionalLong startedUnixMs() {
         return startedMs > 0 ? java.util.OptionalLong.of(startedMs) : java.util.OptionalLong.empty();
+      }
+
+      @Override
+      public java.util.OptionalLong queuedSinceUnixMs() {
+        return queuedSinceMs > 0 ? java.util.OptionalLong.of(queuedSinceMs) : java.util.OptionalLong.empty();
       }
 
       @Override
@@ -364,12 +371,7 @@ class SupervisorTest {
   void aWaitWhileNoServerRanCountsUpToTheClustersStartOfTheJob() throws Exception {
     try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
       String id = "000000000017";
-      queueWithLimit(store, id, 1.0, 1); // an hour: a wait is saved every 30 s
-      FlakyLauncher launcher = new FlakyLauncher(0);
-      Supervisor first = supervisor(store, launcher, 1);
-      first.tick();
-      launcher.last.status = "PENDING (Priority)";
-      first.tick();
+      FlakyLauncher launcher = started(store, id, "PENDING (Priority)");
       Run saved = store.get(id).orElseThrow();
       long countedTo = saved.getQueuedCountedToUnixMs();
       assertTrue(countedTo > 0, "the record says up to when the wait is counted: " + saved);
@@ -379,19 +381,10 @@ class SupervisorTest {
       launcher.last.status = "RUNNING";
       launcher.last.startedMs = countedTo + 2_000;
       Thread.sleep(Math.max(0, countedTo + 4_000 - System.currentTimeMillis()));
-      launcher.adoptable = launcher.last;
-      try (Supervisor again = supervisor(store, launcher, 1)) {
-        again.start();
-        Run r = store.get(id).orElseThrow();
-        for (long until = System.currentTimeMillis() + 5_000; !r.getJobState().equals("RUNNING")
-            && System.currentTimeMillis() < until; r = store.get(id).orElseThrow()) {
-          Thread.sleep(20);
-        }
-        assertEquals("RUNNING", r.getJobState());
-        // Slurm gives whole seconds: the wait is counted to the end of the second the job started in.
-        assertEquals(2.999, r.getQueuedSeconds(), 1e-9, "the wait up to the cluster's start, not to the restart");
-        assertEquals(0, r.getQueuedCountedToUnixMs(), "no job waits now");
-      }
+      Run r = followedAgain(store, launcher, id);
+      // Slurm gives whole seconds: the wait is counted to the end of the second the job started in.
+      assertEquals(2.999, r.getQueuedSeconds(), 1e-9, "the wait up to the cluster's start, not to the restart");
+      assertEquals(0, r.getQueuedCountedToUnixMs(), "no job waits now");
     }
   }
 
@@ -433,16 +426,77 @@ class SupervisorTest {
     }
   }
 
+  /**
+   * A job that waited at the last save, then started and was requeued while no server ran (Slurm then gives the
+   * requeue's time as its SubmitTime), and waits again: only its wait since the requeue counts, not the time it ran.
+   */
+  @Test
+  void aJobRequeuedWhileNoServerRanCountsItsWaitFromTheRequeue() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      String id = "00000000001a";
+      FlakyLauncher launcher = started(store, id, "PENDING (Priority)");
+      long countedTo = store.get(id).orElseThrow().getQueuedCountedToUnixMs();
+      assertTrue(countedTo > 0);
+      launcher.last.status = "PENDING (BeginTime)";
+      launcher.last.queuedSinceMs = countedTo + 300; // it started, ran, and was requeued 300 ms after the save
+      Thread.sleep(Math.max(0, countedTo + 500 - System.currentTimeMillis()));
+      assertEquals(countedTo + 300, followedAgain(store, launcher, id).getQueuedCountedToUnixMs(),
+          "the wait is counted from the requeue, not from the last save");
+    }
+  }
+
+  /** The same for a job that ran at the last save: its wait since the requeue counts, not only from the restart. */
+  @Test
+  void aRunningJobRequeuedWhileNoServerRanCountsItsWaitFromTheRequeue() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      String id = "00000000001b";
+      FlakyLauncher launcher = started(store, id, "RUNNING");
+      assertEquals("RUNNING", store.get(id).orElseThrow().getJobState());
+      long requeued = System.currentTimeMillis();
+      launcher.last.status = "PENDING (BeginTime)";
+      launcher.last.queuedSinceMs = requeued;
+      Thread.sleep(300);
+      Run r = followedAgain(store, launcher, id);
+      assertEquals(requeued, r.getQueuedCountedToUnixMs(), "the wait is counted from the requeue, not the restart");
+      assertEquals(0.0, r.getQueuedSeconds());
+    }
+  }
+
+  /**
+   * Queues a run with a one-hour limit (a wait is saved every 30 s), starts it on a first server, and records its job
+   * in the given state; that server is then left as it is, as if it had died. Returns its launcher.
+   */
+  private FlakyLauncher started(RunStore store, String id, String status) throws Exception {
+    queueWithLimit(store, id, 1.0, 1);
+    FlakyLauncher launcher = new FlakyLauncher(0);
+    Supervisor first = supervisor(store, launcher, 1);
+    first.tick();
+    launcher.last.status = status;
+    first.tick();
+    return launcher;
+  }
+
+  /** Follows the launcher's last job again in a new server, and returns the run once its job's state is recorded. */
+  private Run followedAgain(RunStore store, FlakyLauncher launcher, String id) throws Exception {
+    launcher.adoptable = launcher.last;
+    String state = launcher.last.status;
+    try (Supervisor again = supervisor(store, launcher, 1)) {
+      again.start();
+      Run r = store.get(id).orElseThrow();
+      for (long until = System.currentTimeMillis() + 5_000; !r.getJobState().equals(state)
+          && System.currentTimeMillis() < until; r = store.get(id).orElseThrow()) {
+        Thread.sleep(20);
+      }
+      assertEquals(state, r.getJobState());
+      return r;
+    }
+  }
+
   @Test
   void anAdoptedJobThatEndedBeforeItsStateWasKnownLeavesItsWaitOutOfTheNextAttempt() throws Exception {
     try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
       String id = "000000000019";
-      queueWithLimit(store, id, 1.0, 1);
-      FlakyLauncher launcher = new FlakyLauncher(0);
-      Supervisor first = supervisor(store, launcher, 1);
-      first.tick();
-      launcher.last.status = "PENDING (Priority)";
-      first.tick();
+      FlakyLauncher launcher = started(store, id, "PENDING (Priority)");
       assertTrue(store.get(id).orElseThrow().getQueuedCountedToUnixMs() > 0);
       // While no server runs, the job starts and fails; the next server finds it ended and starts attempt 2, whose
       // job waits: its wait starts then, not at the last save of attempt 1's.
