@@ -200,46 +200,59 @@ public final class SlurmLauncher implements Launcher {
     SlurmJob job = new SlurmJob(run.getJobId());
     if (r.code == 0) {
       job.seen(r.out);
-      if (FINAL.contains(job.state)) {
-        job.exit = finalExit(job);
-      }
     }
-    jobs.put(job.id, job);
-    return Optional.of(job);
+    return Optional.of(followed(job));
   }
 
   /**
-   * The runs' jobs with one squeue (in chunks of {@link #IDS_PER_SQUEUE} ids); a job squeue does not list, or all of
-   * them when it cannot answer, is asked about on its own ({@link #adopt(Run)}: scontrol, which tells a job Slurm no
-   * longer knows from one it cannot say about now).
+   * The runs' jobs with one squeue (in chunks of {@link #IDS_PER_SQUEUE} ids). A job squeue does not list is asked
+   * about on its own ({@link #adopt(Run)}: scontrol, which tells a job Slurm no longer knows from one it cannot say
+   * about now); when squeue cannot answer at all (the controller down or timing out), its jobs are followed with
+   * their state unknown until the poller has it, as {@link #adopt(Run)} does, rather than asked about one by one.
    */
   @Override
   public List<Optional<Job>> adopt(List<Run> runs) throws IOException {
     List<String> ids = runs.stream().map(Run::getJobId).filter(id -> !id.isEmpty()).distinct().toList();
     Map<String, String[]> listed = new HashMap<>();
+    Set<String> unanswered = new java.util.HashSet<>();
     for (int i = 0; i < ids.size(); i += IDS_PER_SQUEUE) {
+      List<String> chunk = ids.subList(i, Math.min(ids.size(), i + IDS_PER_SQUEUE));
       try {
-        listed.putAll(queue(ids.subList(i, Math.min(ids.size(), i + IDS_PER_SQUEUE))));
+        listed.putAll(queue(chunk));
       } catch (IOException e) {
-        LOG.warn("cannot read Slurm's queue now ({}); asking about each job on its own", e.getMessage());
+        LOG.warn("cannot read Slurm's queue now ({}); following {} job(s) until it answers", e.getMessage(),
+            chunk.size());
+        unanswered.addAll(chunk);
       }
     }
+    Map<String, Optional<Job>> made = new HashMap<>(); // one job followed per id, whatever runs name it
     List<Optional<Job>> out = new ArrayList<>(runs.size());
     for (Run run : runs) {
-      String[] f = listed.get(run.getJobId());
-      if (f == null) {
-        out.add(adopt(run));
-        continue;
+      String id = run.getJobId();
+      Optional<Job> job = made.get(id);
+      if (job == null) {
+        String[] f = listed.get(id);
+        if (f != null) {
+          SlurmJob j = new SlurmJob(id);
+          j.seen(f[1], f[2], f[3], f[4]);
+          job = Optional.of(followed(j));
+        } else {
+          job = unanswered.contains(id) ? Optional.of(followed(new SlurmJob(id))) : adopt(run);
+        }
+        made.put(id, job);
       }
-      SlurmJob job = new SlurmJob(run.getJobId());
-      job.seen(f[1], f[2], f[3], f[4]);
-      if (FINAL.contains(job.state)) {
-        job.exit = finalExit(job);
-      }
-      jobs.put(job.id, job);
-      out.add(Optional.of(job));
+      out.add(job);
     }
     return out;
+  }
+
+  /** Follows a job from now on, with its exit read if Slurm gave a final state. */
+  private SlurmJob followed(SlurmJob job) {
+    if (job.state != null && FINAL.contains(job.state)) {
+      job.exit = finalExit(job);
+    }
+    jobs.put(job.id, job);
+    return job;
   }
 
   /** How many job ids one squeue is given at most. */
