@@ -169,8 +169,17 @@ public final class Supervisor implements AutoCloseable {
         requeue(r.getRunId(), "the server stopped");
       }
     }
+    // Not the runs that never started, nor one whose job id a followed run's job has now (a cluster that reused
+    // the id: that job is the running run's, not one that outlived its cancel).
+    java.util.Set<String> followedIds = new java.util.HashSet<>();
+    for (int i = 0; i < running.size(); i++) {
+      if (followed.get(i).isPresent() && !running.get(i).getJobId().isEmpty()) {
+        followedIds.add(running.get(i).getJobId());
+      }
+    }
     List<Run> ended = store.endedSince(System.currentTimeMillis() - OUTLIVED_LOOKBACK_MS, RunState.CANCELLED,
-        RunState.FAILED).stream().filter(r -> !r.getWorker().isEmpty()).toList(); // not those that never started
+        RunState.FAILED).stream().filter(r -> !r.getWorker().isEmpty() && !followedIds.contains(r.getJobId()))
+        .toList();
     List<Optional<Launcher.Job>> outlived = launcher.adopt(ended); // a local worker still there is stopped by it
     for (int i = 0; i < ended.size(); i++) {
       Run r = ended.get(i);

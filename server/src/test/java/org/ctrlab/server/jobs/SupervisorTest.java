@@ -622,6 +622,33 @@ class SupervisorTest {
     }
   }
 
+  /**
+   * A cluster that reused a job id (its state lost): the job of a run cancelled before the restart has the id of a
+   * running run's job, which is followed, not stopped as one that outlived its cancel.
+   */
+  @Test
+  void aRunningRunsJobIsNotStoppedForAnEndedRunWithTheSameJobId() throws Exception {
+    try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
+      long now = System.currentTimeMillis();
+      store.insert(queued("00000000001c", "alice", 1).setState(RunState.CANCELLED).setAttempt(1)
+          .setWorker("slurm job 5").setJobId("5").setFinishedUnixMs(now - 60_000).build());
+      store.insert(queued("00000000001d", "bob", 2).setState(RunState.RUNNING).setAttempt(1)
+          .setWorker("slurm job 5").setJobId("5").setStartedUnixMs(now - 30_000).build());
+      FlakyLauncher launcher = new FlakyLauncher(0);
+      FlakyLauncher.FakeJob job5 = launcher.new FakeJob();
+      job5.status = "RUNNING";
+      launcher.adoptable = job5;
+      try (Supervisor sup = supervisor(store, launcher, 2)) {
+        sup.start();
+        assertEquals(List.of("00000000001d"), launcher.adopted, "the ended run's job is not looked at");
+        Thread.sleep(300); // the loop ticks every 100 ms
+        assertEquals(0, job5.kills.get(), "the running run's job is not stopped");
+        assertEquals(1, sup.busySlots());
+        assertEquals(RunState.RUNNING, store.get("00000000001d").orElseThrow().getState());
+      }
+    }
+  }
+
   @Test
   void aJobWhoseStateTheClusterCannotGiveHoldsNoSlotAtStart() throws Exception {
     try (RunStore store = RunStore.open(tmp.resolve("ctrlab.db"))) {
