@@ -234,7 +234,7 @@ public final class SlurmLauncher implements Launcher {
         String[] f = listed.get(id);
         if (f != null) {
           SlurmJob j = new SlurmJob(id);
-          j.seen(f[1], f[2], f[3], f[4]);
+          j.seen(f);
           job = Optional.of(followed(j));
         } else {
           job = unanswered.contains(id) ? Optional.of(followed(new SlurmJob(id))) : adopt(run);
@@ -353,6 +353,11 @@ public final class SlurmLauncher implements Launcher {
       reason = newReason;
     }
 
+    /** {@link #seen(String, String, String, String)} from a row of {@link #queue}: id, state, reason, times. */
+    void seen(String[] squeueRow) {
+      seen(squeueRow[1], squeueRow[2], squeueRow[3], squeueRow[4]);
+    }
+
     /** {@link #seen(String, String, String, String)} from a line of scontrol show job -o. */
     void seen(String scontrolLine) {
       seen(field(scontrolLine, "JobState"), field(scontrolLine, "Reason"), field(scontrolLine, "StartTime"),
@@ -429,7 +434,7 @@ public final class SlurmLauncher implements Launcher {
       Map<String, String[]> listed = queue(byId.keySet());
       for (String[] f : listed.values()) {
         SlurmJob j = byId.get(f[0]);
-        j.seen(f[1], f[2], f[3], f[4]);
+        j.seen(f);
         settle(j);
       }
       for (SlurmJob j : list) {

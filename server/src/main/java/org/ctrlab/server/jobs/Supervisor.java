@@ -149,10 +149,14 @@ public final class Supervisor implements AutoCloseable {
   public void start() throws SQLException, IOException {
     List<Run> running = store.inState(RunState.RUNNING);
     List<Optional<Launcher.Job>> followed = launcher.adopt(running);
+    java.util.Set<String> followedIds = new java.util.HashSet<>(); // the cluster's ids of the jobs followed
     for (int i = 0; i < running.size(); i++) {
       Run r = running.get(i);
       Optional<Launcher.Job> job = followed.get(i);
       if (job.isPresent()) {
+        if (!r.getJobId().isEmpty()) {
+          followedIds.add(r.getJobId());
+        }
         synchronized (this) {
           Slot s = freeSlot();
           occupy(s, r.getRunId());
@@ -171,12 +175,6 @@ public final class Supervisor implements AutoCloseable {
     }
     // Not the runs that never started, nor one whose job id a followed run's job has now (a cluster that reused
     // the id: that job is the running run's, not one that outlived its cancel).
-    java.util.Set<String> followedIds = new java.util.HashSet<>();
-    for (int i = 0; i < running.size(); i++) {
-      if (followed.get(i).isPresent() && !running.get(i).getJobId().isEmpty()) {
-        followedIds.add(running.get(i).getJobId());
-      }
-    }
     List<Run> ended = store.endedSince(System.currentTimeMillis() - OUTLIVED_LOOKBACK_MS, RunState.CANCELLED,
         RunState.FAILED).stream().filter(r -> !r.getWorker().isEmpty() && !followedIds.contains(r.getJobId()))
         .toList();
@@ -356,9 +354,8 @@ public final class Supervisor implements AutoCloseable {
     long now = System.currentTimeMillis();
     String msg = attempt == 1 ? "running" : "running again (attempt " + attempt + ")";
     Optional<Run> started = store.update(runId, r -> r.getState() != RunState.QUEUED || r.getAttempt() != attempt - 1
-        ? null : r.toBuilder().setState(RunState.RUNNING).setAttempt(attempt).setClaim(0).setJobId("")
-            .setJobState("").setQueuedCountedToUnixMs(0).setQueuePosition(0)
-            .setStartedUnixMs(r.getStartedUnixMs() == 0 ? now : r.getStartedUnixMs()).setWorker("").build(),
+        ? null : withoutJob(r.toBuilder()).setState(RunState.RUNNING).setAttempt(attempt).setClaim(0)
+            .setQueuePosition(0).setStartedUnixMs(r.getStartedUnixMs() == 0 ? now : r.getStartedUnixMs()).build(),
         Worker.state(RunState.RUNNING, msg));
     if (started.isEmpty()) {
       return;
@@ -624,8 +621,7 @@ public final class Supervisor implements AutoCloseable {
     int epochs = r.getEpochsCount();
     int attempt = s.attempt + 1;
     Optional<Run> again = store.update(runId, cur -> cur.getAttempt() != s.attempt ? null
-        : cur.toBuilder().setAttempt(attempt).setClaim(0).setCrashes(crashes).setWorker("").setJobId("")
-            .setJobState("").setQueuedCountedToUnixMs(0).build(),
+        : withoutJob(cur.toBuilder()).setAttempt(attempt).setClaim(0).setCrashes(crashes).build(),
         Worker.log(String.format("worker attempt %d %s; attempt %d resumes after epoch %d (%d of %d abnormal ends in"
             + " a row with no new epoch)", s.attempt, exit.cause(), attempt, epochs, crashes, settings.maxAttempts())));
     if (again.isPresent()) {
@@ -661,7 +657,7 @@ public final class Supervisor implements AutoCloseable {
     // Back in the queue. The attempt stays spent: a scheduler that timed out may still have taken the job, whose
     // worker must then find its attempt stale. A first start is not counted as a start.
     end(s, () -> store.update(runId, r -> r.getState() != RunState.RUNNING || r.getAttempt() != attempt ? null
-        : r.toBuilder().setState(RunState.QUEUED).setWorker("").setJobId("").setJobState("").setQueuedCountedToUnixMs(0)
+        : withoutJob(r.toBuilder()).setState(RunState.QUEUED)
             .setStartedUnixMs(attempt == 1 ? 0 : r.getStartedUnixMs()).build(),
         Worker.state(RunState.QUEUED, msg)).ifPresent(observer::changed));
   }
@@ -717,6 +713,11 @@ public final class Supervisor implements AutoCloseable {
       line = line.addKeyValue("by", r.getCancelledBy());
     }
     line.log("run ended: " + r.getMessage().lines().findFirst().orElse(""));
+  }
+
+  /** A run's record without a worker or cluster job: what a new attempt, or a run back in the queue, starts from. */
+  private static Run.Builder withoutJob(Run.Builder b) {
+    return b.setWorker("").setJobId("").setJobState("").setQueuedCountedToUnixMs(0);
   }
 
   private static Run finished(Run.Builder b, RunState state, String message) {
